@@ -1,0 +1,273 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The file-system operations the store's atomic protocol needs, on POSIX calls so that every step
+/// (fsync of files and directories, rename, flock) is explicit.
+public enum FileSystem {
+  /// What identifies a file's current contents without reading it. `changeTime` is included because
+  /// a user can restore `mtime` after editing a file, but never `ctime`.
+  public struct Identity: Hashable, Sendable {
+    public var size: Int64
+    public var modificationTimeNanoseconds: Int64
+    public var changeTimeNanoseconds: Int64
+    public var inode: UInt64
+    public var isDirectory: Bool
+  }
+
+  public static func identity(of path: String) throws(PipelineError) -> Identity {
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw .system("stat", path: path, errno: errno) }
+    return Identity(
+      size: Int64(info.st_size),
+      modificationTimeNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec),
+      changeTimeNanoseconds: Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec),
+      inode: UInt64(info.st_ino),
+      isDirectory: (info.st_mode & S_IFMT) == S_IFDIR)
+  }
+
+  public static func exists(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0
+  }
+
+  public static func isDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+  }
+
+  /// `mkdir -p`.
+  public static func createDirectory(_ path: String) throws(PipelineError) {
+    if isDirectory(path) { return }
+    let parent = parentPath(path)
+    if !parent.isEmpty && parent != path { try createDirectory(parent) }
+    if mkdir(path, 0o755) != 0 && errno != EEXIST { throw .system("create directory", path: path, errno: errno) }
+  }
+
+  public static func parentPath(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "" }
+    if slash == path.startIndex { return "/" }
+    return String(path[..<slash])
+  }
+
+  public static func baseName(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return path }
+    return String(path[path.index(after: slash)...])
+  }
+
+  public static func join(_ parts: String...) -> String {
+    join(parts)
+  }
+
+  public static func join(_ parts: [String]) -> String {
+    var result = ""
+    for part in parts where !part.isEmpty {
+      if part.hasPrefix("/") || result.isEmpty {
+        result = part
+      } else {
+        result += (result.hasSuffix("/") ? "" : "/") + part
+      }
+    }
+    return result
+  }
+
+  /// The absolute form of a path, against the current directory.
+  public static func absolute(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return path }
+    let directory = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return join(directory, path)
+  }
+
+  public static func readFile(_ path: String) throws(PipelineError) -> [UInt8] {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw .system("open", path: path, errno: errno) }
+    defer { close(descriptor) }
+    var result: [UInt8] = []
+    var info = stat()
+    if fstat(descriptor, &info) == 0 { result.reserveCapacity(Int(info.st_size)) }
+    var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+      let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw .system("read", path: path, errno: errno)
+      }
+      if count == 0 { break }
+      result.append(contentsOf: chunk[0..<count])
+    }
+    return result
+  }
+
+  public static func readText(_ path: String) throws(PipelineError) -> String {
+    String(decoding: try readFile(path), as: UTF8.self)
+  }
+
+  /// Writes a whole file and fsyncs it. The caller makes it visible atomically by renaming its
+  /// directory (store entries) or by `writeFileAtomically`.
+  public static func writeFile(_ path: String, _ bytes: some Collection<UInt8>) throws(PipelineError) {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw .system("create", path: path, errno: errno) }
+    defer { close(descriptor) }
+    let array = Array(bytes)
+    let failure = array.withUnsafeBytes { buffer -> PipelineError? in
+      do throws(PipelineError) { try writeAll(descriptor, buffer, path: path) } catch { return error }
+      return nil
+    }
+    if let failure { throw failure }
+    guard fsync(descriptor) == 0 else { throw .system("fsync", path: path, errno: errno) }
+  }
+
+  public static func writeText(_ path: String, _ text: String) throws(PipelineError) {
+    try writeFile(path, Array(text.utf8))
+  }
+
+  /// Writes to a sibling temporary file, fsyncs, renames over `path`: readers see the old or the new
+  /// file, never half of one.
+  public static func writeFileAtomically(_ path: String, _ bytes: some Collection<UInt8>) throws(PipelineError) {
+    let temporary = "\(path).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+    do {
+      try writeFile(temporary, bytes)
+      try rename(temporary, to: path)
+    } catch {
+      unlink(temporary)
+      throw error
+    }
+    syncDirectory(parentPath(absolute(path)))
+  }
+
+  public static func writeAll(_ descriptor: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(PipelineError) {
+    var offset = 0
+    while offset < buffer.count {
+      let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+      if written < 0 {
+        if errno == EINTR { continue }
+        throw .system("write", path: path, errno: errno)
+      }
+      offset += written
+    }
+  }
+
+  public static func rename(_ source: String, to destination: String) throws(PipelineError) {
+    guard Glibc.rename(source, destination) == 0 else { throw .system("rename", path: source, errno: errno) }
+  }
+
+  /// fsyncs a directory so a rename inside it survives a power cut; failures are ignored because
+  /// some file systems refuse to fsync directories.
+  public static func syncDirectory(_ path: String) {
+    let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard descriptor >= 0 else { return }
+    _ = fsync(descriptor)
+    close(descriptor)
+  }
+
+  public static func syncFile(_ path: String) throws(PipelineError) {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw .system("open", path: path, errno: errno) }
+    defer { close(descriptor) }
+    guard fsync(descriptor) == 0 else { throw .system("fsync", path: path, errno: errno) }
+  }
+
+  /// Names in a directory (not recursive), sorted by code point, without `.` and `..`.
+  public static func listDirectory(_ path: String) throws(PipelineError) -> [String] {
+    guard let directory = opendir(path) else { throw .system("list", path: path, errno: errno) }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted(by: JSONValue.codePointOrder)
+  }
+
+  /// Relative paths of all regular files under a directory, sorted, recursively.
+  public static func listFilesRecursively(_ root: String) throws(PipelineError) -> [String] {
+    var result: [String] = []
+    func walk(_ relative: String) throws(PipelineError) {
+      let full = relative.isEmpty ? root : join(root, relative)
+      for name in try listDirectory(full) {
+        let child = relative.isEmpty ? name : relative + "/" + name
+        if isDirectory(join(root, child)) {
+          try walk(child)
+        } else {
+          result.append(child)
+        }
+      }
+    }
+    try walk("")
+    return result.sorted(by: JSONValue.codePointOrder)
+  }
+
+  /// `rm -rf`; a missing path is not an error.
+  public static func removeTree(_ path: String) throws(PipelineError) {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return }
+    if (info.st_mode & S_IFMT) == S_IFDIR {
+      for name in try listDirectory(path) { try removeTree(join(path, name)) }
+      guard rmdir(path) == 0 || errno == ENOENT else { throw .system("remove", path: path, errno: errno) }
+    } else {
+      guard unlink(path) == 0 || errno == ENOENT else { throw .system("remove", path: path, errno: errno) }
+    }
+  }
+
+  /// Points `link` at `target`, replacing any existing link atomically (symlink then rename).
+  public static func replaceSymbolicLink(_ link: String, target: String) throws(PipelineError) {
+    let temporary = "\(link).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+    guard symlink(target, temporary) == 0 else { throw .system("create link", path: temporary, errno: errno) }
+    do { try rename(temporary, to: link) } catch {
+      unlink(temporary)
+      throw error
+    }
+  }
+
+  public static func readSymbolicLink(_ path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink(path, &buffer, buffer.count - 1)
+    guard count >= 0 else { return nil }
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
+  public static func environment(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    return String(cString: value)
+  }
+
+  public static func currentDirectory() -> String { absolute(".") }
+}
+
+/// An exclusive advisory lock on a file (`flock`). The kernel drops it when the process dies, so a
+/// `kill -9` never leaves a lock that blocks the next run.
+public final class FileLock {
+  private let descriptor: Int32
+  public let path: String
+
+  /// Opens (creating) the lock file without locking it.
+  public init(path: String) throws(PipelineError) {
+    self.path = path
+    descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw .system("open lock", path: path, errno: errno) }
+  }
+
+  deinit { close(descriptor) }
+
+  /// Takes the lock without waiting; `false` when another process holds it.
+  public func tryLock() -> Bool {
+    flock(descriptor, LOCK_EX | LOCK_NB) == 0
+  }
+
+  /// Waits for the lock.
+  public func lock() throws(PipelineError) {
+    while flock(descriptor, LOCK_EX) != 0 {
+      if errno != EINTR { throw .system("lock", path: path, errno: errno) }
+    }
+  }
+
+  public func unlock() {
+    flock(descriptor, LOCK_UN)
+  }
+}

@@ -1,0 +1,89 @@
+internal import CZstd
+
+/// Why a zstd call failed (the C function's error name).
+public struct ZstdError: Error, Sendable, CustomStringConvertible {
+  public var operation: String
+  public var message: String
+  public var description: String { "zstd \(operation): \(message)" }
+}
+
+/// Checks a zstd result (the library's `ZSTD_isError` convention).
+@discardableResult
+func checked(_ code: Int, _ operation: StaticString) throws(ZstdError) -> Int {
+  if ZSTD_isError(code) != 0 {
+    throw ZstdError(operation: "\(operation)", message: String(cString: ZSTD_getErrorName(code)))
+  }
+  return code
+}
+
+/// zstd compression of whole buffers (one frame that records its content size) and streaming
+/// decompression of `.zst` inputs.
+public enum Zstd {
+  /// Compresses a buffer into one frame with the content size in its header
+  /// (the C function is `ZSTD_compress`).
+  public static func compress(_ input: UnsafeRawBufferPointer, level: Int32) throws(ZstdError) -> [UInt8] {
+    let bound = ZSTD_compressBound(input.count)
+    var output = [UInt8](repeating: 0, count: bound)
+    let code = output.withUnsafeMutableBytes { buffer in
+      ZSTD_compress(buffer.baseAddress, bound, input.baseAddress, input.count, level)
+    }
+    let written = try checked(code, "compress")
+    output.removeSubrange(written...)
+    return output
+  }
+
+  public static func compress(_ input: [UInt8], level: Int32) throws(ZstdError) -> [UInt8] {
+    var result: Result<[UInt8], ZstdError> = .success([])
+    input.withUnsafeBytes { buffer in
+      do throws(ZstdError) { result = .success(try compress(buffer, level: level)) } catch { result = .failure(error) }
+    }
+    return try result.get()
+  }
+
+  /// Decompresses a single frame whose header records its content size.
+  public static func decompressFrame(_ input: [UInt8]) throws(ZstdError) -> [UInt8] {
+    let size = input.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+    guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN else {
+      throw ZstdError(operation: "decompress", message: "frame has no content size")
+    }
+    var output = [UInt8](repeating: 0, count: Int(size))
+    let code = output.withUnsafeMutableBytes { out in
+      input.withUnsafeBytes { source in
+        ZSTD_decompress(out.baseAddress, out.count, source.baseAddress, source.count)
+      }
+    }
+    let written = try checked(code, "decompress")
+    guard written == Int(size) else {
+      throw ZstdError(operation: "decompress", message: "frame produced \(written) bytes, header says \(size)")
+    }
+    return output
+  }
+
+  /// The recommended input chunk size for streaming decompression.
+  public static var recommendedInputSize: Int { ZSTD_DStreamInSize() }
+}
+
+/// Streaming decompression of concatenated zstd frames (the C type is `ZSTD_DCtx`).
+public final class ZstdDecompressor {
+  private let context: OpaquePointer
+  /// Whether the last call ended exactly at a frame boundary.
+  public private(set) var isAtFrameBoundary = true
+
+  public init() {
+    context = ZSTD_createDCtx()
+  }
+
+  deinit { ZSTD_freeDCtx(context) }
+
+  /// Decompresses as much of `input` as fits into `output`.
+  /// - Returns: bytes consumed from input and bytes written to output.
+  public func decompress(
+    _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+  ) throws(ZstdError) -> (consumed: Int, produced: Int) {
+    var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+    var outBuffer = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
+    let hint = try checked(ZSTD_decompressStream(context, &outBuffer, &inBuffer), "decompressStream")
+    isAtFrameBoundary = hint == 0
+    return (inBuffer.pos, outBuffer.pos)
+  }
+}
