@@ -1,14 +1,27 @@
 // swift-tools-version:6.0
 // The TCA4Rec offline data pipeline. Layering (ARCHITECTURE.md §6): executables → StageCommands →
 // stage modules / PipelineGraph → ArtifactFormats → PipelineCore; only a wrapper imports its C module.
+// `make check-imports` enforces the directions the compiler does not.
 import PackageDescription
 
+/// Release builds (what `make` and CI build) treat warnings as errors.
 let strictSettings: [SwiftSetting] = [
   .unsafeFlags(["-warnings-as-errors"], .when(configuration: .release))
 ]
 
+/// A C library found through pkg-config: module map + shim header only.
 func systemLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
   .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkgConfig, providers: [.apt([apt])])
+}
+
+/// A Swift module of ours; each folder has a README.md saying what it may import.
+func module(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+  .target(name: name, dependencies: dependencies, exclude: ["README.md"], swiftSettings: strictSettings)
+}
+
+/// A three-line main that calls one command of StageCommands.
+func executable(_ name: String) -> Target {
+  .executableTarget(name: name, dependencies: ["StageCommands"], swiftSettings: strictSettings)
 }
 
 let package = Package(
@@ -25,57 +38,44 @@ let package = Package(
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
   ],
   targets: [
-    // C libraries: module map + shim header only.
     systemLibrary("CSQLite", pkgConfig: "sqlite3", apt: "libsqlite3-dev"),
     systemLibrary("CZstd", pkgConfig: "libzstd", apt: "libzstd-dev"),
     systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
     systemLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),
 
     // The one Swift wrapper over each C library.
-    .target(name: "SQLiteStore", dependencies: ["CSQLite"], swiftSettings: strictSettings),
-    .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: strictSettings),
-    .target(name: "Zlib", dependencies: ["CZlib"], swiftSettings: strictSettings),
-    .target(name: "DenseLinearAlgebra", dependencies: ["COpenBLAS"], swiftSettings: strictSettings),
+    module("SQLiteStore", ["CSQLite"]),
+    module("Zstd", ["CZstd"]),
+    module("Zlib", ["CZlib"]),
+    module("DenseLinearAlgebra", ["COpenBLAS"]),
 
-    .target(
-      name: "PipelineCore",
-      dependencies: [.product(name: "Crypto", package: "swift-crypto")],
-      swiftSettings: strictSettings),
-    .target(
-      name: "ArtifactFormats", dependencies: ["PipelineCore", "Zstd", "Zlib"],
-      swiftSettings: strictSettings),
-    .target(
-      name: "PipelineGraph",
-      dependencies: ["ArtifactFormats", "PipelineCore", "SQLiteStore", "Yams"],
-      swiftSettings: strictSettings),
+    module("PipelineCore", [.product(name: "Crypto", package: "swift-crypto")]),
+    module("ArtifactFormats", ["PipelineCore", "Zstd", "Zlib"]),
+    module("PipelineGraph", ["ArtifactFormats", "PipelineCore", "SQLiteStore", "Yams"]),
 
-    // One module per stage.
-    .target(
-      name: "LogIngest", dependencies: ["ArtifactFormats", "PipelineCore"],
-      swiftSettings: strictSettings),
-    .target(
-      name: "Interactions", dependencies: ["LogIngest", "ArtifactFormats", "PipelineCore"],
-      swiftSettings: strictSettings),
+    // One module per stage; a stage may use upstream stages only.
+    module("LogIngest", ["ArtifactFormats", "PipelineCore"]),
+    module("Interactions", ["LogIngest", "ArtifactFormats", "PipelineCore"]),
 
-    .target(
-      name: "StageCommands",
-      dependencies: [
+    module(
+      "StageCommands",
+      [
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         "PipelineGraph", "LogIngest", "Interactions", "ArtifactFormats", "PipelineCore",
-      ],
-      swiftSettings: strictSettings),
+      ]),
 
-    // Three-line mains.
-    .executableTarget(name: "tca", dependencies: ["StageCommands"], swiftSettings: strictSettings),
-    .executableTarget(name: "tca-ingest", dependencies: ["StageCommands"], swiftSettings: strictSettings),
-    .executableTarget(name: "tca-prepare", dependencies: ["StageCommands"], swiftSettings: strictSettings),
+    executable("tca"),
+    executable("tca-ingest"),
+    executable("tca-prepare"),
 
     .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
     .testTarget(name: "WrapperTests", dependencies: ["SQLiteStore", "Zstd", "Zlib", "DenseLinearAlgebra"]),
     .testTarget(name: "ArtifactFormatsTests", dependencies: ["ArtifactFormats", "PipelineCore"]),
-    .testTarget(name: "PipelineGraphTests", dependencies: ["PipelineGraph", "ArtifactFormats", "PipelineCore", "StageCommands"]),
+    .testTarget(
+      name: "PipelineGraphTests", dependencies: ["PipelineGraph", "ArtifactFormats", "PipelineCore", "StageCommands"]),
     .testTarget(name: "LogIngestTests", dependencies: ["LogIngest", "ArtifactFormats", "PipelineCore"]),
-    .testTarget(name: "InteractionsTests", dependencies: ["Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["PipelineCore", "ArtifactFormats"]),
+    .testTarget(
+      name: "InteractionsTests", dependencies: ["Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["PipelineCore"], exclude: ["Goldens"]),
   ]
 )

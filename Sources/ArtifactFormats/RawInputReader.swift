@@ -87,7 +87,8 @@ public final class RawInputReader {
       try body(line, lineNumber)
     }
     try readDecompressed(deliver)
-    if !pending.isEmpty {
+    // The partial last line of a truncated stream is dropped: only complete lines are kept.
+    if !pending.isEmpty && truncatedAt == nil {
       lineNumber += 1
       let line = pending
       try line.withUnsafeBufferPointer { try emit($0) }

@@ -76,10 +76,9 @@ public enum FileSystem {
   /// The absolute form of a path, against the current directory.
   public static func absolute(_ path: String) -> String {
     if path.hasPrefix("/") { return path }
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    guard getcwd(&buffer, buffer.count) != nil else { return path }
-    let directory = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    return join(directory, path)
+    if path == "." || path.isEmpty { return currentDirectory() }
+    if path.hasPrefix("./") { return absolute(String(path.dropFirst(2))) }
+    return join(currentDirectory(), path)
   }
 
   public static func readFile(_ path: String) throws(PipelineError) -> [UInt8] {
@@ -237,7 +236,11 @@ public enum FileSystem {
     return String(cString: value)
   }
 
-  public static func currentDirectory() -> String { absolute(".") }
+  public static func currentDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return "." }
+    return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
 }
 
 /// An exclusive advisory lock on a file (`flock`). The kernel drops it when the process dies, so a
@@ -270,4 +273,9 @@ public final class FileLock {
   public func unlock() {
     flock(descriptor, LOCK_UN)
   }
+}
+
+/// The current process, for naming work directories.
+public enum ProcessIdentity {
+  public static var current: Int32 { getpid() }
 }

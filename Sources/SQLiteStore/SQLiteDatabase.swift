@@ -7,6 +7,11 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
   public var message: String
   public var description: String { "sqlite \(operation) failed (\(code)): \(message)" }
   /// The database is locked by another writer for longer than the busy timeout.
+  public init(code: Int32, operation: String, message: String) {
+    self.code = code
+    self.operation = operation
+    self.message = message
+  }
   public var isBusy: Bool { code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED }
 }
 

@@ -1,1 +1,3 @@
 import StageCommands
+
+PrepareCommand.main()

@@ -1,0 +1,94 @@
+# TCA4Rec data pipeline. Quick start: `make pipeline` then `make test`.
+SHELL := /bin/bash
+DATASET ?= demo
+TCA_DATA ?= data
+TCA_HOME ?= .tca
+export TCA_DATA TCA_HOME
+
+SWIFT ?= swift
+CONFIG := release
+BIN := .build/$(CONFIG)
+TCA := $(BIN)/tca
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAGES := ingest prepare
+APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev pkg-config zstd python3-venv
+
+.PHONY: all build pipeline $(STAGES) status validate test test-swift test-python deps deps-system deps-python \
+	format lint check-imports bench ls gc clean help
+
+all: pipeline
+
+help:
+	@echo "make pipeline [DATASET=demo]   build (release) and run a pipeline (Pipelines/<DATASET>.yaml)"
+	@echo "make <stage> DATASET=…        rerun one stage ($(STAGES)); FORCE=1 recomputes even if cached"
+	@echo "make status|validate DATASET=… show what is cached or stale and why | validate the outputs"
+	@echo "make test                     build, unit + end-to-end tests, schema checks (needs make deps)"
+	@echo "make deps                     install system libraries (apt-get) and the Python virtual environment"
+	@echo "make format|lint|check-imports|bench|ls|gc"
+
+build: deps-system
+	$(SWIFT) build -c $(CONFIG)
+
+pipeline: build
+	$(TCA) run $(DATASET)
+
+$(STAGES): build
+	$(TCA) run $(DATASET) --only $@ $(if $(FORCE),--force $@,)
+
+status: build
+	$(TCA) status $(DATASET)
+
+validate: build
+	$(TCA) validate $(TCA_HOME)/runs/$(DATASET)
+
+ls: build
+	$(TCA) ls
+
+gc: build
+	$(TCA) gc
+
+# Tests: Swift unit and end-to-end tests (release build, reused by the end-to-end tests), then the
+# Python checks that validate every JSON artifact against Schemas/ with the jsonschema library.
+test: test-swift test-python
+
+test-swift: build
+	$(SWIFT) test -c $(CONFIG)
+
+test-python: build $(VENV)/.installed
+	TCA_BIN=$(BIN) $(PYTHON) -m pytest -q Tests/python
+
+deps: deps-system deps-python
+
+deps-system:
+	@command -v dpkg >/dev/null || { pkg-config --exists sqlite3 libzstd openblas zlib && exit 0; echo "install sqlite3, zstd, OpenBLAS and zlib development files" >&2; exit 1; }; \
+	missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+deps-python: $(VENV)/.installed
+
+# The virtual environment is rebuilt only when the requirements change.
+$(VENV)/.installed: Tests/python/requirements.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q -r Tests/python/requirements.txt
+	touch $@
+
+format:
+	swift format --in-place --recursive Sources Tests Package.swift
+
+lint:
+	swift format lint --strict --recursive Sources Tests Package.swift
+
+check-imports:
+	python3 .ci/check_imports.py
+
+bench: build
+	@echo "benchmarks arrive with the tokenizer, CF and soft-label stages (issues 3-5); see Benchmarks/README.md"
+
+clean:
+	rm -rf .build $(TCA_HOME)

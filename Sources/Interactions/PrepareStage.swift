@@ -1,0 +1,193 @@
+import ArtifactFormats
+import LogIngest
+import PipelineCore
+
+/// The `prepare` stage: filters the `interactions` log (rating, de-duplication, iterated k-core),
+/// numbers items and users, and cuts train, valid and test samples by a protocol into a `samples`
+/// artifact (`PreparedSamples` plus `report.json`).
+public enum PrepareStage: PipelineStage {
+  public static let name = "prepare"
+  public static let version = 1
+  public static let summary =
+    "Filters the interaction log, numbers items and users, and cuts train/valid/test samples."
+
+  public static let parameters: [ParameterSpecification] = [
+    ParameterSpecification(
+      "protocol", .choice(PrepareOptions.SampleProtocol.allCases.map(\.rawValue)), default: "leave-one-out",
+      "how samples are cut: leave-one-out (per user: last → test, second-to-last → valid), sliding-window (global time order split by ratio, the official TCA4Rec protocol), predefined (the source's own splits)"
+    ),
+    ParameterSpecification(
+      "user_k_core", .integer(minimum: 0, maximum: nil), default: 5,
+      "iterated k-core: users with fewer events are removed (repeated with item_k_core to a fixpoint); 0 disables"),
+    ParameterSpecification(
+      "item_k_core", .integer(minimum: 0, maximum: nil), default: 5,
+      "iterated k-core: items with fewer events are removed (repeated with user_k_core to a fixpoint); 0 disables"),
+    ParameterSpecification(
+      "deduplicate", .choice(PrepareOptions.Deduplication.allCases.map(\.rawValue)), default: "none",
+      "repeated (user, item) pairs: keep all (none), the first or the last in time order; applied before k-core"),
+    ParameterSpecification(
+      "min_rating", .number(minimum: nil, maximum: nil), default: .number(0),
+      "events rated below this are dropped; events without a rating are kept"),
+    ParameterSpecification(
+      "max_history", .integer(minimum: 1, maximum: nil), default: 50,
+      "a history keeps at most this many of the most recent earlier items"),
+    ParameterSpecification(
+      "min_history", .integer(minimum: 0, maximum: nil), default: 1,
+      "a sample needs at least this many earlier items of its user (the official sliding-window value is 10)"),
+    ParameterSpecification(
+      "train_ratio", .number(minimum: 0, maximum: 1), default: .number(0.8),
+      "sliding-window: the first Int(n × train_ratio) samples in time order are train"),
+    ParameterSpecification(
+      "valid_ratio", .number(minimum: 0, maximum: 1), default: .number(0.1),
+      "sliding-window: the next Int(n × valid_ratio) samples are valid; test gets the rest"),
+    ParameterSpecification(
+      "downsample_train", .integer(minimum: 0, maximum: nil), default: 0,
+      "keep this many train samples chosen by seeded sampling, in their original order; 0 keeps all"),
+    ParameterSpecification(
+      "downsample_valid", .integer(minimum: 0, maximum: nil), default: 0,
+      "keep this many valid samples chosen by seeded sampling, in their original order; 0 keeps all"),
+    ParameterSpecification(
+      "downsample_test", .integer(minimum: 0, maximum: nil), default: 0,
+      "keep this many test samples chosen by seeded sampling, in their original order; 0 keeps all"),
+    ParameterSpecification(
+      "seed", .integer(minimum: nil, maximum: nil), default: 42, "seed of the down-sampling"),
+  ]
+
+  public static let inputs = [
+    InputSpecification(name: "interactions", producer: "ingest", summary: "the interaction log to prepare")
+  ]
+
+  public static var declaredOutputs: [String] { PreparedSamples.fileNames }
+
+  public static func rawFiles(_ parameters: StageParameters) throws(PipelineError) -> [String: String] { [:] }
+
+  /// What `prepare(_:options:)` computes: the artifact's contents and its report.
+  public struct Output: Equatable, Sendable {
+    public var samples: PreparedSamples
+    public var report: PrepareReport
+
+    /// The manifest metrics: `users`, `items`, `events` (after filtering) and the sample counts.
+    public var metrics: JSONValue {
+      let final = report.steps.last
+      var metrics: [String: JSONValue] = [
+        "users": JSONValue(samples.users.count), "items": JSONValue(samples.items.count),
+        "events": JSONValue(final?.events ?? 0),
+      ]
+      for split in SplitName.allCases { metrics[split.rawValue] = JSONValue(samples[split].count) }
+      return .object(metrics)
+    }
+  }
+
+  /// Prepares samples from a log in memory: the whole stage except reading and writing files.
+  ///
+  /// - Complexity: O(*n* log *n*) in the number of events *n*, plus copying histories.
+  public static func prepare(_ log: InteractionLog, options: PrepareOptions) throws(PipelineError) -> Output {
+    try options.check()
+    var samples: PreparedSamples
+    var report: PrepareReport
+    switch options.sampleProtocol {
+    case .leaveOneOut, .slidingWindow:
+      report = PrepareReport(
+        sampleProtocol: options.sampleProtocol,
+        idOrder:
+          "items and users are numbered from 1 in order of first appearance in the kept events sorted by (timestamp, source position); 0 is padding",
+        tieRule: options.sampleProtocol == .leaveOneOut
+          ? "events with equal timestamps keep their order in the source log (stable sort on source position); each split is ordered by user id, then position in the user's sequence"
+          : "events with equal timestamps keep their order in the source log (stable sort on source position); samples are ordered by (timestamp, user id, item id, position in the user's sequence) before the split"
+      )
+      let sequences = try UserSequences.build(from: log, options: options, report: &report)
+      let splits =
+        options.sampleProtocol == .leaveOneOut
+        ? LeaveOneOut.samples(sequences, options: options) : SlidingWindow.samples(sequences, options: options)
+      samples = PreparedSamples(
+        items: sequences.itemIndices.map { log.items[$0] }, users: sequences.userIndices.map { log.users[$0] },
+        splits: splits)
+    case .predefined:
+      report = PrepareReport(
+        sampleProtocol: .predefined,
+        idOrder:
+          "source order: item id = the item's index in the interactions log + 1, user id = the user's index + 1, so the source's own 1-based ids are kept; 0 is padding",
+        tieRule: "samples keep the source's order")
+      let splits = try PredefinedSplits.samples(log, options: options)
+      let input = PrepareReport.Step(
+        name: "input", users: log.users.count, items: log.items.count, events: log.eventCount)
+      report.steps = [input, PrepareReport.Step(name: "final", users: input.users, items: input.items, events: input.events)]
+      samples = PreparedSamples(items: log.items, users: log.users, splits: splits)
+    }
+    Downsampling.apply(&samples.splits, options: options)
+    report.summarize(samples)
+    return Output(samples: samples, report: report)
+  }
+
+  public static func run(_ context: StageContext) throws -> JSONValue {
+    let options = try PrepareOptions(context.parameters)
+    let input = try context.input("interactions")
+    let start = monotonicSeconds()
+    let log = try InteractionLog.read(from: input)
+    context.diagnostics.detail(
+      "prepare: read \(log.eventCount) events, \(log.users.count) users, \(log.items.count) items in \(formatDuration(monotonicSeconds() - start))"
+    )
+    let output = try prepare(log, options: options)
+    try output.samples.write(to: context.outputDirectory)
+    try FileSystem.writeText(context.outputPath(PreparedSamples.reportFile), output.report.json.prettyText())
+    for step in output.report.steps {
+      context.diagnostics.detail("prepare: after \(step.name): \(step.counts)")
+    }
+    let counts = SplitName.allCases.map { "\(output.samples[$0].count) \($0.rawValue)" }.joined(separator: ", ")
+    context.diagnostics.note(
+      "prepare: \(output.samples.users.count) users, \(output.samples.items.count) items → \(counts) samples (\(options.sampleProtocol.rawValue)) in \(formatDuration(monotonicSeconds() - start))"
+    )
+    return output.metrics
+  }
+
+  /// Reads the artifact back and checks its invariants (`PreparedSamples.read`), then that
+  /// `report.json` agrees with the arrays: sample counts, final user and item counts, and no history
+  /// longer than the manifest's `max_history`.
+  public static func validate(artifact directory: String, manifest: Manifest) throws {
+    let samples = try PreparedSamples.read(from: directory)
+    let reportPath = FileSystem.join(directory, PreparedSamples.reportFile)
+    guard FileSystem.exists(reportPath) else {
+      throw PipelineError.invalidArtifact("'\(reportPath)' is missing; rerun the prepare stage with --force")
+    }
+    let report: JSONValue
+    do { report = try JSONParser.parse(try FileSystem.readFile(reportPath)) } catch let error as PipelineError {
+      throw error
+    } catch {
+      throw PipelineError.invalidArtifact("'\(reportPath)' is not valid JSON: \(error); rerun the prepare stage with --force")
+    }
+    func mismatch(_ what: String, _ reported: Int64?, _ actual: Int, _ file: String) -> PipelineError {
+      .invalidArtifact(
+        "'\(reportPath)' says \(what) is \(reported.map(String.init) ?? "missing"), but '\(file)' has \(actual); rerun the prepare stage with --force"
+      )
+    }
+    for split in SplitName.allCases {
+      let reported = report["samples"]?[split.rawValue]?.integerValue
+      let actual = samples[split].count
+      if reported != Int64(actual) {
+        throw mismatch("samples.\(split.rawValue)", reported, actual, SampleSet.fileNames(split)[0])
+      }
+    }
+    guard let final = report["steps"]?.arrayValue?.last else {
+      throw PipelineError.invalidArtifact("'\(reportPath)' has no steps; rerun the prepare stage with --force")
+    }
+    let finalUsers = final["users"]?.integerValue
+    if finalUsers != Int64(samples.users.count) {
+      throw mismatch("the final user count", finalUsers, samples.users.count, PreparedSamples.usersFile)
+    }
+    let finalItems = final["items"]?.integerValue
+    if finalItems != Int64(samples.items.count) {
+      throw mismatch("the final item count", finalItems, samples.items.count, PreparedSamples.itemsFile)
+    }
+    if let limit = manifest.params["max_history"]?.integerValue {
+      for split in SplitName.allCases {
+        let set = samples[split]
+        if let index = (0..<set.count).first(where: { set.historyLength($0) > Int(limit) }) {
+          let path = FileSystem.join(directory, SampleSet.fileNames(split)[3])
+          throw PipelineError.invalidArtifact(
+            "'\(path)': sample \(index) has a history of \(set.historyLength(index)) items, more than max_history \(limit); rerun the prepare stage with --force"
+          )
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import LogIngest
+
+/// The sliding-window protocol of the official TCA4Rec and BIGRec preprocessing: every event with at
+/// least `minimumHistory` earlier events of its user is a sample (history = the up to
+/// `maximumHistory` most recent of them); all samples are ordered by (timestamp, user id, item id,
+/// position in the user's sequence) and cut by position: the first `Int(n × trainRatio)` are train,
+/// the next `Int(n × validRatio)` valid, the rest test.
+///
+/// The official code (`partition` in `utils/preprocess_utils.py`) takes `int(n * 0.8)` train samples
+/// and `n // 10` valid ones; `Int(n × 0.1)` equals `n / 10` for every `n`, because the double nearest
+/// 0.1 is slightly above it. The official values are `minimumHistory` = `maximumHistory` = 10.
+enum SlidingWindow {
+  /// - Complexity: O(*s* log *s*) for sorting *s* samples, plus copying histories.
+  static func samples(_ sequences: UserSequences, options: PrepareOptions) -> [SplitName: SampleSet] {
+    struct Candidate {
+      var timestamp: Int64
+      var user: UInt32
+      var item: UInt32
+      /// Index of the event in the sequences' arrays (user-major, time order within a user).
+      var event: Int32
+    }
+    var candidates: [Candidate] = []
+    candidates.reserveCapacity(sequences.eventCount)
+    for user in 0..<sequences.userCount {
+      let start = sequences.offsets[user]
+      let end = sequences.offsets[user + 1]
+      guard start + options.minimumHistory < end else { continue }
+      for event in (start + options.minimumHistory)..<end {
+        candidates.append(
+          Candidate(
+            timestamp: sequences.timestamps[event], user: UInt32(user + 1), item: sequences.items[event],
+            event: Int32(event)))
+      }
+    }
+    candidates.sort { left, right in
+      (left.timestamp, left.user, left.item, left.event) < (right.timestamp, right.user, right.item, right.event)
+    }
+    let count = candidates.count
+    let trainCount = min(count, Int(Double(count) * options.trainRatio))
+    let validCount = min(count - trainCount, Int(Double(count) * options.validRatio))
+    var result: [SplitName: SampleSet] = [:]
+    for (split, range) in [
+      (SplitName.train, 0..<trainCount), (.valid, trainCount..<(trainCount + validCount)),
+      (.test, (trainCount + validCount)..<count),
+    ] {
+      var set = SampleSet()
+      set.reserveCapacity(samples: range.count, historyValues: range.count * min(options.maximumHistory, 16))
+      for candidate in candidates[range] {
+        let event = Int(candidate.event)
+        let start = sequences.offsets[Int(candidate.user) - 1]
+        set.append(
+          user: candidate.user, target: candidate.item, timestamp: candidate.timestamp,
+          history: sequences.items[max(start, event - options.maximumHistory)..<event])
+      }
+      result[split] = set
+    }
+    return result
+  }
+}

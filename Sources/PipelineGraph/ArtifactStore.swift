@@ -1,0 +1,129 @@
+import ArtifactFormats
+import PipelineCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The content-addressed store under `$TCA_HOME` (default `.tca/`):
+/// `store/ab/abcdef…/` (outputs + `manifest.json`), `tmp/` (work in progress), `locks/` (per-key
+/// `flock` files), `ledger.sqlite`, and `runs/<pipeline>/<entry>` links to the latest outputs.
+public final class ArtifactStore {
+  public let home: String
+  public let ledger: Ledger
+  let diagnostics: Diagnostics
+
+  public var storeDirectory: String { FileSystem.join(home, "store") }
+  public var temporaryDirectory: String { FileSystem.join(home, "tmp") }
+  public var locksDirectory: String { FileSystem.join(home, "locks") }
+  public var runsDirectory: String { FileSystem.join(home, "runs") }
+
+  /// `$TCA_HOME`, else `.tca` in the working directory.
+  public static func defaultHome() -> String {
+    FileSystem.absolute(FileSystem.environment("TCA_HOME") ?? ".tca")
+  }
+
+  public init(home: String, diagnostics: Diagnostics) throws(PipelineError) {
+    self.home = FileSystem.absolute(home)
+    self.diagnostics = diagnostics
+    for directory in [self.home, FileSystem.join(self.home, "store"), FileSystem.join(self.home, "tmp"),
+      FileSystem.join(self.home, "locks"), FileSystem.join(self.home, "runs")]
+    {
+      try FileSystem.createDirectory(directory)
+    }
+    ledger = try Ledger(path: FileSystem.join(self.home, "ledger.sqlite"))
+  }
+
+  public func entryPath(_ key: String) -> String {
+    FileSystem.join(storeDirectory, String(key.prefix(2)), key)
+  }
+
+  /// Whether a complete entry exists: its manifest reads and names this key. An unreadable entry is
+  /// a warning and a miss, never a crash (CONVENTIONS.md §10).
+  public func hasEntry(_ key: String) -> Bool {
+    let path = entryPath(key)
+    guard FileSystem.isDirectory(path) else { return false }
+    do {
+      let manifest = try Manifest.read(directory: path)
+      if manifest.key != key {
+        diagnostics.warning("store entry '\(path)' has a manifest for key \(manifest.key.prefix(12)); treating it as a miss")
+        return false
+      }
+      return true
+    } catch {
+      diagnostics.warning("store entry '\(path)' is unreadable (\(error)); treating it as a miss")
+      return false
+    }
+  }
+
+  /// Takes the per-key lock, waiting (with a note) if another process holds it.
+  public func lock(_ key: String, label: String) throws(PipelineError) -> FileLock {
+    let lock = try FileLock(path: FileSystem.join(locksDirectory, key + ".lock"))
+    if !lock.tryLock() {
+      diagnostics.note("\(label): another run is computing \(key.prefix(12)); waiting for it")
+      try lock.lock()
+    }
+    return lock
+  }
+
+  /// A fresh work directory for `key`, after removing leftovers of killed runs (safe: we hold the key's lock).
+  public func makeWorkDirectory(_ key: String) throws(PipelineError) -> String {
+    for name in try FileSystem.listDirectory(temporaryDirectory) where name.hasPrefix(key + ".") {
+      diagnostics.detail("removing leftover work directory tmp/\(name) of an interrupted run")
+      try FileSystem.removeTree(FileSystem.join(temporaryDirectory, name))
+    }
+    let path = FileSystem.join(temporaryDirectory, "\(key).\(getpid()).\(UInt32.random(in: 0...UInt32.max))")
+    try FileSystem.createDirectory(path)
+    return path
+  }
+
+  /// Moves a finished work directory (manifest written last) into the store with one rename. An
+  /// existing entry (a forced rerun) is moved aside first and removed after.
+  public func publish(workDirectory: String, key: String) throws(PipelineError) {
+    let destination = entryPath(key)
+    try FileSystem.createDirectory(FileSystem.parentPath(destination))
+    FileSystem.syncDirectory(workDirectory)
+    var trash: String?
+    if FileSystem.exists(destination) {
+      let aside = FileSystem.join(temporaryDirectory, "\(key).replaced.\(getpid())")
+      try FileSystem.rename(destination, to: aside)
+      trash = aside
+    }
+    try FileSystem.rename(workDirectory, to: destination)
+    FileSystem.syncDirectory(FileSystem.parentPath(destination))
+    if let trash { try FileSystem.removeTree(trash) }
+  }
+
+  /// Points `runs/<pipeline>/<entry>` at the entry (a relative link, so the home can move).
+  public func link(pipeline: String, entry: String, key: String) throws(PipelineError) {
+    let directory = FileSystem.join(runsDirectory, pipeline)
+    try FileSystem.createDirectory(directory)
+    let target = "../../store/\(key.prefix(2))/\(key)"
+    try FileSystem.replaceSymbolicLink(FileSystem.join(directory, entry), target: target)
+  }
+
+  /// The content hash of a raw file, from the ledger's memo when its identity is unchanged.
+  /// - Returns: the digest, the size, and whether the file was read.
+  public func hashRawFile(_ path: String) throws(PipelineError) -> (sha256: String, size: Int64, read: Bool) {
+    let absolute = FileSystem.absolute(path)
+    let identity = try FileSystem.identity(of: absolute)
+    if let digest = try ledger.memoisedHash(path: absolute, identity: identity) {
+      return (digest, identity.size, false)
+    }
+    let (digest, size) = try ContentHash.sha256(fileAt: absolute)
+    // Only memoise if the file did not change while we read it.
+    if try FileSystem.identity(of: absolute) == identity {
+      try ledger.memoise(path: absolute, identity: identity, sha256: digest)
+    }
+    return (digest, size, true)
+  }
+
+  /// All keys in the store.
+  public func allKeys() throws(PipelineError) -> [String] {
+    var keys: [String] = []
+    for prefix in try FileSystem.listDirectory(storeDirectory) where FileSystem.isDirectory(FileSystem.join(storeDirectory, prefix)) {
+      keys += try FileSystem.listDirectory(FileSystem.join(storeDirectory, prefix))
+    }
+    return keys
+  }
+}

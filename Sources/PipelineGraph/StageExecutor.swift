@@ -1,0 +1,69 @@
+import ArtifactFormats
+import PipelineCore
+
+/// A raw file a stage reads: where it is, its path as the pipeline names it, and its content hash.
+public struct RawFileInput: Sendable {
+  public var role: String
+  public var absolutePath: String
+  public var declaredPath: String
+  public var sha256: String
+  public var size: Int64
+
+  public init(role: String, absolutePath: String, declaredPath: String, sha256: String, size: Int64) {
+    self.role = role
+    self.absolutePath = absolutePath
+    self.declaredPath = declaredPath
+    self.sha256 = sha256
+    self.size = size
+  }
+}
+
+/// Runs one stage into a work directory and writes its manifest last. The driver and the standalone
+/// stage executables share this, so both produce identical artifacts.
+public enum StageExecutor {
+  public static let toolVersion = "0.1.0"
+
+  /// - Returns: the manifest written.
+  public static func execute(
+    stage: any PipelineStage.Type, parameters: StageParameters, material: StageKeyMaterial,
+    inputDirectories: [String: String], rawFiles: [RawFileInput], workDirectory: String, diagnostics: Diagnostics
+  ) throws -> Manifest {
+    let context = StageContext(
+      parameters: parameters, inputs: inputDirectories,
+      rawFiles: Dictionary(uniqueKeysWithValues: rawFiles.map { ($0.role, $0.absolutePath) }),
+      outputDirectory: workDirectory, diagnostics: diagnostics)
+    let metrics = try stage.run(context)
+    // A stage that exits cleanly with missing outputs must not poison the cache.
+    for output in stage.declaredOutputs where !FileSystem.exists(FileSystem.join(workDirectory, output)) {
+      throw PipelineError(.stageFailed, "stage '\(parameters.stage)' finished without writing '\(output)'; this is a bug in the stage")
+    }
+    let files = try Manifest.fileRecords(directory: workDirectory)
+    for file in files { try FileSystem.syncFile(FileSystem.join(workDirectory, file.path)) }
+    let manifest = Manifest(
+      stage: stage.name, stageVersion: stage.version, key: material.key, params: material.params,
+      inputs: material.inputs,
+      rawFiles: Dictionary(
+        uniqueKeysWithValues: rawFiles.map {
+          ($0.role, Manifest.RawFileRecord(path: $0.declaredPath, size: $0.size, sha256: $0.sha256))
+        }),
+      files: files, metrics: metrics.objectValue == nil ? .object([:]) : metrics, toolVersion: toolVersion)
+    try FileSystem.writeText(FileSystem.join(workDirectory, Manifest.fileName), manifest.json.prettyText())
+    FileSystem.syncDirectory(workDirectory)
+    return manifest
+  }
+
+  /// Validates any artifact directory: manifest schema, every file's size and hash, then the stage's
+  /// own invariants.
+  public static func validate(directory: String, registry: StageRegistry) throws -> Manifest {
+    let manifest = try Manifest.read(directory: directory)
+    try manifest.verifyFiles(directory: directory)
+    guard let stage = registry.stage(named: manifest.stage) else {
+      throw PipelineError.invalidArtifact("'\(directory)': manifest names unknown stage '\(manifest.stage)'")
+    }
+    for output in stage.declaredOutputs where !manifest.files.contains(where: { $0.path == output }) {
+      throw PipelineError.invalidArtifact("'\(FileSystem.join(directory, output))' is missing (a \(stage.name) artifact must have it)")
+    }
+    try stage.validate(artifact: directory, manifest: manifest)
+    return manifest
+  }
+}

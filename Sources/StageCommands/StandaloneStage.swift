@@ -1,0 +1,112 @@
+import ArgumentParser
+import ArtifactFormats
+import PipelineCore
+import PipelineGraph
+
+/// The options every stage executable takes, so another orchestrator can call it:
+/// `--params FILE --input NAME=DIR … --output DIR`.
+public struct StageOptions: ParsableArguments {
+  @Option(name: .long, help: "A JSON or YAML file with the stage's parameters (defaults fill the rest).")
+  var params: String?
+
+  @Option(name: .long, help: "An input artifact directory, as NAME=DIR (repeatable).")
+  var input: [String] = []
+
+  @Option(name: .long, help: "The directory to create with the outputs and manifest.json.")
+  var output: String
+
+  @Option(name: .long, help: "The raw data folder (default $TCA_DATA, else data/).")
+  var data: String?
+
+  @OptionGroup var common: CommonOptions
+
+  public init() {}
+
+  public func validate() throws {
+    for pair in input where !pair.contains("=") {
+      throw ValidationError("--input takes NAME=DIR, got '\(pair)'")
+    }
+    if let params, !FileSystem.exists(params) {
+      throw ValidationError("parameter file '\(params)' does not exist")
+    }
+  }
+
+  /// Runs `stage` alone: resolves parameters, hashes raw files, writes into a sibling work directory
+  /// and renames it to `--output`. An existing output with the same key is a cache hit.
+  func execute(_ stage: any PipelineStage.Type, tool: String) throws {
+    let diagnostics = common.diagnostics(tool: tool)
+    try reportingErrors(diagnostics) {
+      var given: [String: JSONValue] = [:]
+      if let params {
+        let definition = try PipelineDefinition.loadParameters(path: params)
+        given = definition
+      }
+      let parameters = try stage.resolveParameters(given, entry: stage.name, file: params ?? "--params")
+      var inputDirectories: [String: String] = [:]
+      var inputKeys: [String: String] = [:]
+      for pair in input {
+        let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+        let manifest = try Manifest.read(directory: parts[1])
+        inputDirectories[parts[0]] = FileSystem.absolute(parts[1])
+        inputKeys[parts[0]] = manifest.key
+      }
+      for expected in stage.inputs where inputDirectories[expected.name] == nil {
+        throw PipelineError.usage("\(stage.name) needs --input \(expected.name)=DIR (\(expected.summary))")
+      }
+      let dataRoot = FileSystem.absolute(data ?? PipelineRunner.defaultDataRoot())
+      var rawFiles: [RawFileInput] = []
+      for (role, declared) in try stage.rawFiles(parameters).sorted(by: { $0.key < $1.key }) {
+        let absolute = declared.hasPrefix("/") ? declared : FileSystem.join(dataRoot, declared)
+        guard FileSystem.exists(absolute) else {
+          throw PipelineError.usage("raw file '\(declared)' (\(role)) not found under '\(dataRoot)'; pass --data DIR or set TCA_DATA")
+        }
+        let (digest, size) = try ContentHash.sha256(fileAt: absolute)
+        rawFiles.append(RawFileInput(role: role, absolutePath: absolute, declaredPath: declared, sha256: digest, size: size))
+      }
+      let material = StageKeyMaterial(
+        stage: stage.name, version: stage.version, params: stage.keyParameters(parameters), inputs: inputKeys,
+        rawFiles: Dictionary(uniqueKeysWithValues: rawFiles.map { ($0.role, $0.sha256) }))
+      let destination = FileSystem.absolute(output)
+      if FileSystem.exists(destination) {
+        if let existing = try? Manifest.read(directory: destination), existing.key == material.key {
+          diagnostics.note("'\(output)' already holds key \(material.key.prefix(12)); nothing to do")
+          return
+        }
+        throw PipelineError.usage("'\(output)' exists and holds something else; remove it or choose another --output")
+      }
+      let work = "\(destination).tmp.\(ProcessIdentity.current)"
+      try FileSystem.removeTree(work)
+      try FileSystem.createDirectory(work)
+      do {
+        _ = try StageExecutor.execute(
+          stage: stage, parameters: parameters, material: material, inputDirectories: inputDirectories,
+          rawFiles: rawFiles, workDirectory: work, diagnostics: diagnostics)
+        try FileSystem.rename(work, to: destination)
+        FileSystem.syncDirectory(FileSystem.parentPath(destination))
+      } catch {
+        try? FileSystem.removeTree(work)
+        throw error
+      }
+      printData(material.key)
+      diagnostics.note("wrote \(output) (key \(material.key.prefix(12)))")
+    }
+  }
+}
+
+/// `tca-ingest`: the ingest stage on its own.
+public struct IngestCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "tca-ingest", abstract: "Reads raw review or rating logs into an interactions artifact.")
+  @OptionGroup var options: StageOptions
+  public init() {}
+  public func run() throws { try options.execute(stageRegistry.stage(named: "ingest")!, tool: "tca-ingest") }
+}
+
+/// `tca-prepare`: the prepare stage on its own.
+public struct PrepareCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "tca-prepare", abstract: "Filters interactions and splits them into train, valid and test samples.")
+  @OptionGroup var options: StageOptions
+  public init() {}
+  public func run() throws { try options.execute(stageRegistry.stage(named: "prepare")!, tool: "tca-prepare") }
+}

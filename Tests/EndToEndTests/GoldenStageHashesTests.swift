@@ -1,0 +1,72 @@
+import Foundation
+import PipelineCore
+import Testing
+
+/// Every stage's output hashes on small fixtures, compared to recorded ones: a change of output
+/// without a stage version bump fails here. Re-record (after bumping the version) with
+/// `RECORD_SNAPSHOTS=1 swift test -c release --filter GoldenStageHashes`.
+@Suite("Golden stage output hashes", .serialized)
+struct GoldenStageHashesTests {
+  static let goldenPath = FileSystem.absolute("Tests/EndToEndTests/Goldens/stage-hashes.json")
+
+  /// Runs the fixtures and returns "fixture/entry" → {stage_version, files}.
+  func currentHashes() throws -> [String: JSONValue] {
+    let work = try TemporaryDirectory()
+    var fixtures: [(name: String, pipeline: String, data: String?)] = [
+      ("tiny", try writePipeline(work.path, name: "tiny"), nil)
+    ]
+    if SharedData.available("movielens/ml-100k/u.data") {
+      fixtures.append(("ml-100k", "ml-100k", SharedData.root))
+    }
+    if SharedData.available("tca4rec-official/Office_Products/item.csv") {
+      fixtures.append(("office-official", "office-official", SharedData.root))
+    }
+    var result: [String: JSONValue] = [:]
+    for fixture in fixtures {
+      var environment = ["TCA_HOME": work.path + "/home"]
+      if let data = fixture.data { environment["TCA_DATA"] = data }
+      let run = try Executables.run("tca", ["run", "-q", fixture.pipeline], environment: environment)
+      #expect(run.status == 0, "\(run.stderr)")
+      let runs = work.path + "/home/runs/" + fixture.name
+      for entry in try FileSystem.listDirectory(runs) {
+        let manifest = try JSONParser.parse(try FileSystem.readFile(runs + "/" + entry + "/manifest.json"))
+        var files: [String: JSONValue] = [:]
+        for file in manifest["files"]?.arrayValue ?? [] {
+          files[file["path"]!.stringValue!] = file["sha256"]!
+        }
+        result["\(fixture.name)/\(entry)"] = [
+          "stage_version": manifest["stage_version"]!, "files": .object(files), "key": manifest["key"]!,
+        ]
+      }
+    }
+    return result
+  }
+
+  @Test func stageOutputsMatchTheRecordedHashesUnlessTheVersionWasBumped() throws {
+    let current = try currentHashes()
+    if FileSystem.environment("RECORD_SNAPSHOTS") == "1" {
+      try FileSystem.writeText(Self.goldenPath, JSONValue.object(current).prettyText())
+      print("recorded \(current.count) golden stage outputs in \(Self.goldenPath)")
+      return
+    }
+    let recorded = try JSONParser.parse(try FileSystem.readFile(Self.goldenPath)).objectValue ?? [:]
+    for (name, entry) in current.sorted(by: { $0.key < $1.key }) {
+      guard let golden = recorded[name] else {
+        Issue.record("no golden for '\(name)'; record with RECORD_SNAPSHOTS=1")
+        continue
+      }
+      if golden["stage_version"] != entry["stage_version"] {
+        Issue.record("'\(name)': stage version changed; re-record the goldens with RECORD_SNAPSHOTS=1")
+        continue
+      }
+      let goldenFiles = golden["files"]?.objectValue ?? [:]
+      let files = entry["files"]?.objectValue ?? [:]
+      for path in Set(goldenFiles.keys).union(files.keys).sorted() where goldenFiles[path] != files[path] {
+        Issue.record(
+          "'\(name)': output '\(path)' changed without a stage version bump; bump the stage's version constant, then re-record with RECORD_SNAPSHOTS=1"
+        )
+      }
+      #expect(golden["key"] == entry["key"], "'\(name)': the stage key changed (parameters, defaults or key material)")
+    }
+  }
+}

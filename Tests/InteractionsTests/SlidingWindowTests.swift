@@ -1,0 +1,142 @@
+import Interactions
+import LogIngest
+import PipelineCore
+import Testing
+
+/// An independent, deliberately plain sliding-window implementation over raw ids, following the
+/// official preprocessing: sort all events by (time, source position), number users and items by
+/// first appearance, replay them to collect histories, keep samples with enough history, order
+/// them by (time, user id, item id), and partition with `int(n * 0.8)` train and `n // 10` valid.
+private func naiveSlidingWindow(
+  _ events: [(String, String, Int64)], minimumHistory: Int, maximumHistory: Int
+) -> [SplitName: [RawSample]] {
+  let ordered = events.enumerated().sorted { ($0.element.2, $0.offset) < ($1.element.2, $1.offset) }.map(\.element)
+  var userIDs: [String: Int] = [:]
+  var itemIDs: [String: Int] = [:]
+  for (user, item, _) in ordered {
+    if userIDs[user] == nil { userIDs[user] = userIDs.count + 1 }
+    if itemIDs[item] == nil { itemIDs[item] = itemIDs.count + 1 }
+  }
+  var histories: [String: [String]] = [:]
+  var samples: [(time: Int64, user: Int, item: Int, sequence: Int, sample: RawSample)] = []
+  for (sequence, (user, item, time)) in ordered.enumerated() {
+    let earlier = histories[user, default: []]
+    if earlier.count >= minimumHistory {
+      samples.append(
+        (time, userIDs[user]!, itemIDs[item]!, sequence,
+         RawSample(user: user, target: item, history: Array(earlier.suffix(maximumHistory)))))
+    }
+    histories[user, default: []].append(item)
+  }
+  samples.sort { ($0.time, $0.user, $0.item, $0.sequence) < ($1.time, $1.user, $1.item, $1.sequence) }
+  let count = samples.count
+  let trainCount = Int(Double(count) * 0.8)
+  let validCount = count / 10
+  let all = samples.map(\.sample)
+  return [
+    .train: Array(all[0..<trainCount]),
+    .valid: Array(all[trainCount..<(trainCount + validCount)]),
+    .test: Array(all[(trainCount + validCount)...]),
+  ]
+}
+
+private func randomEvents(seed: UInt64, count: Int, users: Int, items: Int, times: Int) -> [(String, String, Int64)] {
+  var generator = SeededGenerator(seed: seed)
+  return (0..<count).map { _ in
+    ("u\(generator.nextInt(below: users))", "i\(generator.nextInt(below: items))", Int64(generator.nextInt(below: times)))
+  }
+}
+
+@Suite struct SlidingWindowTests {
+  @Test(arguments: [(1, 0, 1, 50), (2, 1, 10, 5), (3, 3, 2, 3), (4, 10, 10, 10), (5, 0, 25, 50)])
+  func matchesANaiveImplementation(seed: UInt64, minimumHistory: Int, maximumHistory: Int, eventCount: Int) throws {
+    // Few distinct times, so ties within and across users are common.
+    let events = randomEvents(seed: seed, count: eventCount * 20 + 7, users: 15, items: 40, times: 30)
+    let expected = naiveSlidingWindow(events, minimumHistory: minimumHistory, maximumHistory: maximumHistory)
+    let options = makeOptions(.slidingWindow, minimumHistory: minimumHistory, maximumHistory: maximumHistory)
+    let samples = try PrepareStage.prepare(makeLog(events), options: options).samples
+    for split in SplitName.allCases {
+      #expect(samples.rawSamples(split) == expected[split]!, "split \(split.rawValue)")
+    }
+  }
+
+  @Test func splitSizesFollowTheOfficialPartition() throws {
+    // One user with 20 events and min_history 1: 19 samples → 15 train, 1 valid (19 // 10), 3 test.
+    let events = (0..<20).map { ("u", "i\($0)", Int64($0)) }
+    let samples = try PrepareStage.prepare(makeLog(events), options: makeOptions(.slidingWindow)).samples
+    #expect(samples[.train].count == 15)
+    #expect(samples[.valid].count == 1)
+    #expect(samples[.test].count == 3)
+    #expect(samples.rawSamples(.valid).map(\.target) == ["i16"])
+    #expect(samples[.test].timestamps == [17, 18, 19])
+  }
+
+  @Test func samplesAreOrderedByTimeThenUserThenItem() throws {
+    let log = makeLog([
+      ("b", "y", 1), ("a", "x", 1),  // b first in time order, so user b is 1, item y is 1
+      ("a", "x2", 5), ("b", "y3", 5), ("b", "y2", 5), ("a", "x3", 3),
+    ])
+    let options = makeOptions(.slidingWindow)
+    let samples = try PrepareStage.prepare(log, options: options).samples
+    let all = SplitName.allCases.flatMap { samples.rawSamples($0) }
+    // Time 3: a's x3. Time 5: user b (id 1) before a (id 2); within b, y3 (id 5) before y2 (id 6).
+    #expect(all.map(\.target) == ["x3", "y3", "y2", "x2"])
+    #expect(samples.rawSamples(.test).last == RawSample(user: "a", target: "x2", history: ["x", "x3"]))
+    // b's y3 and y2 tie in time; y3 comes first in the source, so y2's history includes y3.
+    #expect(all[2].history == ["y", "y3"])
+  }
+
+  @Test func customRatiosSplitByPosition() throws {
+    let events = (0..<11).map { ("u", "i\($0)", Int64($0)) }
+    var options = makeOptions(.slidingWindow)
+    options.trainRatio = 0.5
+    options.validRatio = 0.3
+    let samples = try PrepareStage.prepare(makeLog(events), options: options).samples
+    #expect([samples[.train].count, samples[.valid].count, samples[.test].count] == [5, 3, 2])
+  }
+}
+
+@Suite struct DownsamplingTests {
+  let events = randomEvents(seed: 9, count: 600, users: 20, items: 50, times: 1000)
+
+  func prepare(train: Int, valid: Int = 0, seed: Int64 = 42) throws -> PreparedSamples {
+    var options = makeOptions(.slidingWindow)
+    options.downsample = [.train: train, .valid: valid]
+    options.seed = seed
+    return try PrepareStage.prepare(makeLog(events), options: options).samples
+  }
+
+  @Test func downsamplingIsDeterministicAndKeepsOriginalOrder() throws {
+    let full = try prepare(train: 0).rawSamples(.train)
+    let first = try prepare(train: 25)
+    let second = try prepare(train: 25)
+    #expect(first == second)
+    let chosen = first.rawSamples(.train)
+    #expect(chosen.count == 25)
+    // An ordered subsequence of the full split.
+    var cursor = full.startIndex
+    for sample in chosen {
+      guard let found = full[cursor...].firstIndex(of: sample) else {
+        Issue.record("\(sample) is not in the full train split after position \(cursor)")
+        return
+      }
+      cursor = found + 1
+    }
+    #expect(first[.train].timestamps == first[.train].timestamps.sorted())
+  }
+
+  @Test func downsamplingDependsOnTheSeedOnly() throws {
+    let base = try prepare(train: 25)
+    #expect(try prepare(train: 25, seed: 43)[.train] != base[.train])
+    // Another split's count leaves this split's choice alone.
+    let withValid = try prepare(train: 25, valid: 5)
+    #expect(withValid[.train] == base[.train])
+    #expect(withValid[.valid].count == 5)
+    #expect(withValid[.test] == base[.test])
+  }
+
+  @Test func aCountAtLeastTheSplitSizeKeepsAll() throws {
+    let full = try prepare(train: 0)
+    #expect(try prepare(train: 1_000_000)[.train] == full[.train])
+  }
+}

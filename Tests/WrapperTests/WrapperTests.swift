@@ -1,0 +1,90 @@
+import DenseLinearAlgebra
+import SQLiteStore
+import Testing
+import Zlib
+import Zstd
+
+@Suite("SQLite wrapper")
+struct SQLiteTests {
+  @Test func roundTripsValuesThroughWALDatabase() throws {
+    let path = "/tmp/tca-sqlite-\(UInt64.random(in: 0...UInt64.max)).sqlite"
+    defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+    let database = try SQLiteDatabase(path: path)
+    #expect(try database.query("PRAGMA journal_mode").first?.first?.text == "wal")
+    try database.execute("CREATE TABLE t(a INTEGER, b TEXT, c REAL)")
+    try database.query("INSERT INTO t VALUES (?,?,?)", [.integer(7), .text("é'quote"), .real(2.5)])
+    let rows = try database.query("SELECT a, b, c FROM t")
+    #expect(rows == [[.integer(7), .text("é'quote"), .real(2.5)]])
+  }
+
+  @Test func reportsSQLErrorsWithSQLitesMessage() throws {
+    let database = try SQLiteDatabase(path: ":memory:")
+    #expect {
+      try database.query("SELECT * FROM missing")
+    } throws: { error in
+      (error as? SQLiteError)?.message.contains("no such table") == true
+    }
+  }
+}
+
+@Suite("zstd wrapper")
+struct ZstdTests {
+  @Test func compressedFrameRecordsContentSizeAndRoundTrips() throws {
+    let input = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 31 / 7) }
+    let frame = try Zstd.compress(input, level: 3)
+    #expect(frame.count < input.count)
+    #expect(Array(frame.prefix(4)) == [0x28, 0xB5, 0x2F, 0xFD])
+    #expect(try Zstd.decompressFrame(frame) == input)
+  }
+
+  @Test func corruptFrameIsAnError() throws {
+    var frame = try Zstd.compress(Array(repeating: 7, count: 1000), level: 1)
+    frame[frame.count / 2] ^= 0xFF
+    frame.removeLast(3)
+    #expect(throws: ZstdError.self) { _ = try Zstd.decompressFrame(frame) }
+  }
+}
+
+@Suite("zlib wrapper")
+struct ZlibTests {
+  @Test func gzipRoundTripsThroughTheStreamingDecompressor() throws {
+    let input = Array("hello gzip\n".utf8) + (0..<50_000).map { UInt8(truncatingIfNeeded: $0 % 251) }
+    let compressed = try Gzip.compress(input)
+    let decompressor = try GzipDecompressor()
+    var output: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    var offset = 0
+    while offset < compressed.count || !decompressor.isAtMemberBoundary {
+      let chunk = Array(compressed[offset..<min(offset + 1000, compressed.count)])
+      let (consumed, produced) = try chunk.withUnsafeBytes { input in
+        try buffer.withUnsafeMutableBytes { try decompressor.decompress(input, into: $0) }
+      }
+      output += buffer[0..<produced]
+      offset += consumed
+      if consumed == 0 && produced == 0 { break }
+    }
+    #expect(output == input)
+    #expect(decompressor.isAtMemberBoundary)
+  }
+}
+
+@Suite("OpenBLAS wrapper")
+struct DenseLinearAlgebraTests {
+  @Test func sgemmMatchesANaiveProduct() {
+    let m = 5, k = 7, n = 3
+    let a = (0..<(m * k)).map { Float(($0 * 13) % 11) - 5 }
+    let b = (0..<(k * n)).map { Float(($0 * 7) % 9) - 4 }
+    let c = DenseLinearAlgebra.multiply(a, b, m: m, k: k, n: n)
+    for row in 0..<m {
+      for column in 0..<n {
+        var sum: Float = 0
+        for inner in 0..<k { sum += a[row * k + inner] * b[inner * n + column] }
+        #expect(abs(c[row * n + column] - sum) <= 1e-5)
+      }
+    }
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+#endif
