@@ -207,7 +207,12 @@ extension PipelineStage {
         if let problem = specification.mismatch(value) {
           throw .usage("\(file): stage '\(entry)': parameter '\(specification.name)' \(problem)")
         }
-        resolved[specification.name] = value
+        // A number parameter written as `3` and as `3.0` is one value and one key.
+        if case .number = specification.kind, let number = value.numberValue {
+          resolved[specification.name] = .number(number)
+        } else {
+          resolved[specification.name] = value
+        }
       } else if let defaultValue = specification.defaultValue {
         resolved[specification.name] = defaultValue
       } else {

@@ -147,7 +147,7 @@ public final class RawInputReader {
       bytesRead = offset
     }
     // Drain output the decompressor still holds.
-    while true {
+    while compression != .none {
       let produced: Int
       do {
         if let gzip {

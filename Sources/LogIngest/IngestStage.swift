@@ -55,6 +55,9 @@ public enum IngestStage: PipelineStage {
       "sequence_file", .string, default: "sequential_data.txt",
       "sequence-file: lines 'user item item …', relative to path", entersKey: false),
     ParameterSpecification(
+      "empty_title", .choice(["raw-id", "none", "error"]), default: "raw-id",
+      "sequence-file: an item whose title-table row has an empty name gets its raw id as title (raw-id, marked title_fallback in items.jsonl), no title (none), or fails (error)"),
+    ParameterSpecification(
       "title_source", .choice(TitleSource.allCases.map(\.rawValue)), default: "p5-datamaps",
       "sequence-file: how item titles are found"),
     ParameterSpecification(
@@ -175,7 +178,7 @@ public enum IngestStage: PipelineStage {
       log = try OfficialTCA4RecReader.read(inputs)
     case .sequenceFile:
       _ = try titleSource(parameters)
-      log = try SequenceFileReader.read(inputs)
+      log = try SequenceFileReader.read(inputs, emptyTitle: try parameters.string("empty_title"))
     }
     guard log.eventCount > 0 else {
       throw PipelineError.invalidInput(

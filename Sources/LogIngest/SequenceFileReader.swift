@@ -22,7 +22,9 @@ enum SequenceFileReader {
 
   /// Reads the sequence file and the title table into a log.
   /// - Complexity: O(bytes); the JSON maps are read whole (a few MB for Beauty).
-  static func read(_ inputs: IngestInputs) throws -> InteractionLog {
+  /// - Parameter emptyTitle: what an empty name in the title table gives: `raw-id` (the ASIN, with
+  ///   `title_fallback: "raw_id"` in the item's metadata), `none` (no title) or `error`.
+  static func read(_ inputs: IngestInputs, emptyTitle: String = "raw-id") throws -> InteractionLog {
     var log = InteractionLog()
     let datamapsName = try inputs.name(datamapsRole)
     let datamaps = try parseJSON(inputs, role: datamapsRole)
@@ -49,14 +51,14 @@ enum SequenceFileReader {
       itemIndex[entry.p5ID] = UInt32(position)
       log.items.append(ItemRecord(rawID: entry.asin, title: nil, metadata: ["p5_id": .integer(entry.p5ID)]))
     }
-    try attachTitles(inputs, to: &log.items)
+    try attachTitles(inputs, to: &log.items, emptyTitle: emptyTitle)
     try readSequences(inputs, itemIndex: itemIndex, userMap: userMap, into: &log)
     inputs.report.extra["time"] = "sequence position"
     return log
   }
 
   /// Joins ASIN → product id → title; an item missing from either table is an error naming its ASIN.
-  static func attachTitles(_ inputs: IngestInputs, to items: inout [ItemRecord]) throws {
+  static func attachTitles(_ inputs: IngestInputs, to items: inout [ItemRecord], emptyTitle: String) throws {
     let itemMapName = try inputs.name(itemMapRole)
     let titlesName = try inputs.name(titlesRole)
     guard let productIDs = try parseJSON(inputs, role: itemMapRole).objectValue else {
@@ -110,9 +112,20 @@ enum SequenceFileReader {
           "item '\(asin)' has no title: '\(titlesName)' has no row for product id \(productID); use the title table that belongs to these sequences"
         )
       }
-      // A row with an empty name is the source saying it has no title: keep the item, note it.
+      // A row with an empty name is the source saying it has no title (Beauty has 7, whose names
+      // the table's authors stripped): by default the item is titled by its ASIN, and marked so.
       if title.isEmpty {
         emptyTitles.append(asin)
+        switch emptyTitle {
+        case "error":
+          throw PipelineError.invalidInput(
+            "item '\(asin)' has an empty name in '\(titlesName)' (product id \(productID)); set empty_title: raw-id or none to keep it")
+        case "raw-id":
+          items[index].title = asin
+          items[index].metadata["title_fallback"] = "raw_id"
+        default:
+          break
+        }
       } else {
         items[index].title = title
       }
@@ -122,9 +135,10 @@ enum SequenceFileReader {
         "count": JSONValue(emptyTitles.count),
         "raw_ids": .array(emptyTitles.prefix(listedEmptyTitles).map(JSONValue.string)),
         "file": .string(titlesName),
+        "policy": .string(emptyTitle),
       ])
       report.diagnostics.warning(
-        "ingest: \(emptyTitles.count) items have an empty name in '\(titlesName)' (first: \(emptyTitles[0])); they are kept without a title")
+        "ingest: \(emptyTitles.count) items have an empty name in '\(titlesName)' (first: \(emptyTitles[0])); \(emptyTitle == "raw-id" ? "they are titled by their ASIN (title_fallback in items.jsonl)" : "they are kept without a title")")
     }
   }
 

@@ -132,7 +132,7 @@ public struct SyntheticReviewGenerator: Sendable {
       // The smaller of two uniform draws: early brands get more lines.
       let brand = department.brands[
         min(generator.nextInt(below: department.brands.count), generator.nextInt(below: department.brands.count))]
-      let lineName = SyntheticTitleGrammar.lineNames[generator.nextInt(below: SyntheticTitleGrammar.lineNames.count)]
+      let lineName = department.lineNames[generator.nextInt(below: department.lineNames.count)]
       let descriptor =
         generator.nextUnit() < 0.7 ? department.descriptors[generator.nextInt(below: department.descriptors.count)] : nil
       let subcategory = department.subcategories[generator.nextInt(below: department.subcategories.count)]

@@ -12,6 +12,8 @@ enum SyntheticTitleGrammar {
     /// Relative share of product lines.
     var weight: Double
     var brands: [String]
+    /// Product line names ("Silk", "Pure Glow").
+    var lineNames: [String]
     var descriptors: [String]
     var subcategories: [Subcategory]
     /// Variants: sizes, counts, colours, ages.
@@ -25,19 +27,16 @@ enum SyntheticTitleGrammar {
     var productTypes: [String]
   }
 
-  static let lineNames = [
-    "Silk", "Pure Glow", "Hydra Boost", "Velvet", "Ultra Repair", "Daily Defense", "Botanical", "Radiance",
-    "Classic", "Pro Series", "Essentials", "Night Bloom", "Ocean Mist", "Golden Hour", "Everyday", "Signature",
-    "Clear Start", "Urban", "Heritage", "Spark", "Summit", "Horizon", "Cloud Nine", "True Color", "Fresh Start",
-    "Max Strength", "Total Care", "Prime", "Studio", "Wild Rose",
-  ]
-
   static let departments: [Department] = [
     Department(
       name: "Beauty", weight: 0.5,
       brands: [
         "Lumina", "Aurelle", "Verdana Naturals", "Solace", "Maison Belle", "Kairo", "Petal & Stone", "Nordic Glow",
         "Amberly", "Celeste Paris", "Dermaveil", "Rosewell",
+      ],
+      lineNames: [
+        "Silk", "Pure Glow", "Hydra Boost", "Velvet", "Ultra Repair", "Daily Defense", "Botanical", "Radiance",
+        "Night Bloom", "Golden Hour", "True Color", "Wild Rose", "Clear Start", "Ocean Mist", "Total Care",
       ],
       descriptors: [
         "Hydrating", "Anti-Aging", "Brightening", "Oil-Free", "Fragrance Free", "Vitamin C", "Hyaluronic Acid",
@@ -74,6 +73,10 @@ enum SyntheticTitleGrammar {
         "Brickford", "Playmaker", "Tiny Titans", "Wonderloom", "Galaxy Rangers", "Puzzlewood", "Zoomkid", "Kinderkraft",
         "Dino Dash",
       ],
+      lineNames: [
+        "Classic", "Galaxy", "Adventure", "Junior", "Pro Series", "Mini", "Mega", "Quest", "Spark", "Summit",
+        "Explorer", "Creator",
+      ],
       descriptors: [
         "Deluxe", "Magnetic", "Educational", "Glow in the Dark", "Remote Control", "Wooden", "Collector's Edition",
         "Starter", "Battery Operated",
@@ -93,6 +96,10 @@ enum SyntheticTitleGrammar {
     Department(
       name: "Office Products", weight: 0.2,
       brands: ["Inkwell", "Paperline", "Deskmate", "Northwind Office", "Clarity", "Archway", "Scribe & Co"],
+      lineNames: [
+        "Essentials", "Everyday", "Signature", "Pro Series", "Studio", "Urban", "Heritage", "Prime", "Horizon",
+        "Classic",
+      ],
       descriptors: [
         "Heavy Duty", "Recycled", "Ergonomic", "Quick Dry", "Premium", "Refillable", "Acid Free", "Retractable",
       ],

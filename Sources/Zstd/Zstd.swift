@@ -83,7 +83,13 @@ public final class ZstdDecompressor {
     var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
     var outBuffer = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
     let hint = try checked(ZSTD_decompressStream(context, &outBuffer, &inBuffer), "decompressStream")
-    isAtFrameBoundary = hint == 0
+    // A hint of 0 means a frame just ended; a call that neither reads nor writes (draining at a
+    // boundary, where the hint is the size of the next frame's header) changes nothing.
+    if hint == 0 {
+      isAtFrameBoundary = true
+    } else if inBuffer.pos > 0 || outBuffer.pos > 0 {
+      isAtFrameBoundary = false
+    }
     return (inBuffer.pos, outBuffer.pos)
   }
 }

@@ -80,13 +80,16 @@ struct DriverEndToEndTests {
 
   @Test func killAtAnyMomentLeavesNoEntryAndTheNextRunIsByteIdentical() throws {
     let work = try TemporaryDirectory()
-    let pipeline = try writePipeline(work.path, name: "big", users: 60_000)
+    let pipeline = try writePipeline(work.path, name: "big", users: 150_000)
+    let started = monotonicSeconds()
     let reference = try Executables.run("tca", ["run", "-q", pipeline], environment: ["TCA_HOME": work.path + "/ref"])
+    let duration = monotonicSeconds() - started
     #expect(reference.status == 0)
     let home = work.path + "/killed"
     var generator = SeededGenerator(seed: UInt64(time(nil)))
     for attempt in 0..<6 {
-      let delay = 0.05 + generator.nextUnit() * 1.2
+      // Kill points spread over the whole run: startup, ingest, publish, prepare.
+      let delay = duration * (0.02 + 0.93 * generator.nextUnit())
       let process = try Executables.start("tca", ["run", "-q", pipeline], environment: ["TCA_HOME": home])
       usleep(useconds_t(delay * 1_000_000))
       kill(process.processIdentifier, SIGKILL)

@@ -63,16 +63,25 @@ import Testing
   }
 
   @Test(.enabled(if: SharedData.shouldRun(sequences), "needs ../shared/data/amazon-beauty-processed"))
-  func everyBeautyItemHasATitleRowAndOnlyEmptyNamesLackATitle() throws {
+  func everyBeautyItemGetsATitleWithTheSevenEmptyNamesFallingBackToTheirASIN() throws {
     guard SharedData.available(Self.sequences) else { return }
     let run = try IngestRun(Self.parameters)
-    // products_lookup.csv has a row for every item; 7 rows have an empty name, kept as no title.
-    let untitled = run.log.items.filter { $0.title == nil }.map(\.rawID)
-    #expect(untitled.count == 7)
+    // products_lookup.csv has a row for every item; 7 rows have an empty name: those items are titled
+    // by their ASIN and marked, so every one of the 12,101 items has a title.
+    #expect(run.log.items.allSatisfy { $0.title.map { !$0.isEmpty } ?? false })
+    let fallback = run.log.items.filter { $0.metadata["title_fallback"] == "raw_id" }
+    #expect(fallback.count == 7)
+    #expect(fallback.allSatisfy { $0.title == $0.rawID })
     #expect(run.report["empty_titles"]?["count"] == 7)
-    #expect(run.report["empty_titles"]?["raw_ids"]?.arrayValue?.compactMap(\.stringValue).sorted() == untitled.sorted())
-    #expect(run.report["items_with_title"] == 12_094)
-    #expect(run.log.items.allSatisfy { $0.title.map { !$0.isEmpty } ?? true })
+    #expect(run.report["empty_titles"]?["raw_ids"]?.arrayValue?.compactMap(\.stringValue).sorted() == fallback.map(\.rawID).sorted())
+    #expect(run.report["items_with_title"] == 12_101)
+
+    var strict = Self.parameters
+    strict["empty_title"] = "error"
+    #expect { _ = try IngestRun(strict) } throws: { "\($0)".contains("has an empty name") }
+    var none = Self.parameters
+    none["empty_title"] = "none"
+    #expect(try IngestRun(none).log.items.filter { $0.title == nil }.count == 7)
   }
 
   /// A tiny P5-style directory with three items and two users.
