@@ -26,7 +26,8 @@ public enum JSONLines {
       do {
         let value = try JSONParser.parse(bytes[lineStart..<lineEnd])
         guard value.objectValue != nil else {
-          throw PipelineError.invalidArtifact("'\(path)' line \(lineNumber): expected a JSON object, found \(value.typeName)")
+          throw PipelineError.invalidArtifact(
+            "'\(path)' line \(lineNumber): expected a JSON object, found \(value.typeName)")
         }
         records.append(value)
       } catch let error as JSONParser.SyntaxError {

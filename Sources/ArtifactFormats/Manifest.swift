@@ -67,7 +67,9 @@ public struct Manifest: Equatable, Sendable {
       "params": .object(params),
       "inputs": .object(inputs.mapValues { .string($0) }),
       "raw_files": .object(
-        rawFiles.mapValues { .object(["path": .string($0.path), "size": .integer($0.size), "sha256": .string($0.sha256)]) }),
+        rawFiles.mapValues {
+          .object(["path": .string($0.path), "size": .integer($0.size), "sha256": .string($0.sha256)])
+        }),
       "files": .array(
         files.map { .object(["path": .string($0.path), "size": .integer($0.size), "sha256": .string($0.sha256)]) }),
       "metrics": metrics,
@@ -92,7 +94,9 @@ public struct Manifest: Equatable, Sendable {
       guard let text = value.stringValue else { throw bad("'\(name)' must be a string, found \(value.typeName)") }
       return text
     }
-    guard try string("schema") == Self.schemaIdentifier else { throw bad("'schema' must be '\(Self.schemaIdentifier)'") }
+    guard try string("schema") == Self.schemaIdentifier else {
+      throw bad("'schema' must be '\(Self.schemaIdentifier)'")
+    }
     stage = try string("stage")
     key = try string("key")
     guard Self.isHexDigest(key) else { throw bad("'key' must be 64 lowercase hex digits") }
@@ -173,19 +177,26 @@ public struct Manifest: Equatable, Sendable {
     let present = Set(try FileSystem.listFilesRecursively(directory)).subtracting([Self.fileName])
     let declared = Set(files.map(\.path))
     if let missing = declared.subtracting(present).sorted().first {
-      throw .invalidArtifact("'\(FileSystem.join(directory, missing))' is missing (listed in the manifest); rerun the stage with --force")
+      throw .invalidArtifact(
+        "'\(FileSystem.join(directory, missing))' is missing (listed in the manifest); rerun the stage with --force")
     }
     if let extra = present.subtracting(declared).sorted().first {
-      throw .invalidArtifact("'\(FileSystem.join(directory, extra))' is not listed in the manifest; remove it or rerun the stage with --force")
+      throw .invalidArtifact(
+        "'\(FileSystem.join(directory, extra))' is not listed in the manifest; remove it or rerun the stage with --force"
+      )
     }
     for file in files {
       let path = FileSystem.join(directory, file.path)
       let (digest, size) = try ContentHash.sha256(fileAt: path)
       if size != file.size {
-        throw .invalidArtifact("'\(path)' has \(size) bytes, the manifest says \(file.size) (truncated or edited); rerun the stage with --force")
+        throw .invalidArtifact(
+          "'\(path)' has \(size) bytes, the manifest says \(file.size) (truncated or edited); rerun the stage with --force"
+        )
       }
       if digest != file.sha256 {
-        throw .invalidArtifact("'\(path)' has sha256 \(digest), the manifest says \(file.sha256) (the file was modified); rerun the stage with --force")
+        throw .invalidArtifact(
+          "'\(path)' has sha256 \(digest), the manifest says \(file.sha256) (the file was modified); rerun the stage with --force"
+        )
       }
     }
   }

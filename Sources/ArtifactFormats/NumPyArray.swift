@@ -76,7 +76,8 @@ public enum NumPyArray {
     guard let descriptor = field(text, "descr"), text.contains("'fortran_order': False") else {
       throw bad("header dict lacks 'descr' or is Fortran-ordered")
     }
-    guard let shapeStart = text.range(of: "'shape': ("), let shapeEnd = text[shapeStart.upperBound...].firstIndex(of: ")")
+    guard let shapeStart = text.range(of: "'shape': ("),
+      let shapeEnd = text[shapeStart.upperBound...].firstIndex(of: ")")
     else { throw bad("header dict lacks 'shape'") }
     let shape = text[shapeStart.upperBound..<shapeEnd].split(separator: ",").compactMap {
       Int($0.trimmingCharacters(in: .whitespaces))
@@ -84,7 +85,9 @@ public enum NumPyArray {
     let header = NumPyHeader(descriptor: descriptor, shape: shape, dataOffset: 10 + length)
     let expected = header.dataOffset + header.elementCount * header.elementSize
     guard bytes.count == expected else {
-      throw bad("data is \(bytes.count - header.dataOffset) bytes at byte \(header.dataOffset), shape \(shape) needs \(expected - header.dataOffset) (truncated or padded)")
+      throw bad(
+        "data is \(bytes.count - header.dataOffset) bytes at byte \(header.dataOffset), shape \(shape) needs \(expected - header.dataOffset) (truncated or padded)"
+      )
     }
     return header
   }
@@ -103,7 +106,8 @@ public enum NumPyArray {
     let header = try header(of: bytes, path: path)
     guard header.descriptor == Element.numpyDescriptor else {
       throw .invalidArtifact(
-        "'\(path)' holds dtype '\(header.descriptor)', expected '\(Element.numpyDescriptor)'; regenerate it with `tca run --force`")
+        "'\(path)' holds dtype '\(header.descriptor)', expected '\(Element.numpyDescriptor)'; regenerate it with `tca run --force`"
+      )
     }
     let count = header.elementCount
     let values = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in

@@ -20,7 +20,8 @@ public struct ParameterSpecification: Sendable {
   /// Paths never enter a key: the content hashes of the files they name stand in for them.
   public var entersKey: Bool
 
-  public init(_ name: String, _ kind: Kind, default defaultValue: JSONValue?, _ summary: String, entersKey: Bool = true) {
+  public init(_ name: String, _ kind: Kind, default defaultValue: JSONValue?, _ summary: String, entersKey: Bool = true)
+  {
     self.name = name
     self.kind = kind
     self.defaultValue = defaultValue
@@ -44,7 +45,9 @@ public struct ParameterSpecification: Sendable {
     case .boolean:
       if value.boolValue == nil { return "expected a boolean, found \(value.typeName)" }
     case .choice(let choices):
-      guard let text = value.stringValue else { return "expected one of \(choices.joined(separator: ", ")), found \(value.typeName)" }
+      guard let text = value.stringValue else {
+        return "expected one of \(choices.joined(separator: ", ")), found \(value.typeName)"
+      }
       if !choices.contains(text) { return "expected one of \(choices.joined(separator: ", ")), found '\(text)'" }
     case .stringList:
       guard let array = value.arrayValue, array.allSatisfy({ $0.stringValue != nil }) else {
@@ -216,7 +219,8 @@ extension PipelineStage {
       } else if let defaultValue = specification.defaultValue {
         resolved[specification.name] = defaultValue
       } else {
-        throw .usage("\(file): stage '\(entry)': parameter '\(specification.name)' is required (\(specification.summary))")
+        throw .usage(
+          "\(file): stage '\(entry)': parameter '\(specification.name)' is required (\(specification.summary))")
       }
     }
     return StageParameters(stage: entry, values: resolved)

@@ -29,7 +29,8 @@ public final class RawInputReader {
     self.allowTruncated = allowTruncated
     descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else {
-      throw PipelineError(.invalidInput, "cannot open '\(path)': \(errnoDescription(errno)); check the path and TCA_DATA")
+      throw PipelineError(
+        .invalidInput, "cannot open '\(path)': \(errnoDescription(errno)); check the path and TCA_DATA")
     }
     var info = stat()
     fstat(descriptor, &info)

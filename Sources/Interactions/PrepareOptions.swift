@@ -54,7 +54,8 @@ public struct PrepareOptions: Equatable, Sendable {
     self.sampleProtocol = sampleProtocol
     let policy = try parameters.string("deduplicate")
     guard let deduplication = Deduplication(rawValue: policy) else {
-      throw .usage("stage '\(parameters.stage)': parameter 'deduplicate' must be one of none, first, last, found '\(policy)'")
+      throw .usage(
+        "stage '\(parameters.stage)': parameter 'deduplicate' must be one of none, first, last, found '\(policy)'")
     }
     self.deduplication = deduplication
     userKCore = try parameters.integer("user_k_core")
@@ -84,7 +85,8 @@ public struct PrepareOptions: Equatable, Sendable {
     if !(0...1).contains(trainRatio) { throw bad("train_ratio", "must be between 0 and 1, found \(trainRatio)") }
     if !(0...1).contains(validRatio) { throw bad("valid_ratio", "must be between 0 and 1, found \(validRatio)") }
     if trainRatio + validRatio > 1 + 1e-12 {
-      throw bad("valid_ratio", "plus train_ratio must be at most 1, found \(trainRatio) + \(validRatio); lower one of them")
+      throw bad(
+        "valid_ratio", "plus train_ratio must be at most 1, found \(trainRatio) + \(validRatio); lower one of them")
     }
     for split in SplitName.allCases where (downsample[split] ?? 0) < 0 {
       throw bad("downsample_\(split.rawValue)", "must be at least 0, found \(downsample[split]!)")

@@ -79,7 +79,8 @@ public struct PrepareReport: Equatable, Sendable {
       samples[split.rawValue] = JSONValue(sampleCounts[split] ?? 0)
       if let statistics = historyLengths[split] {
         lengths[split.rawValue] = [
-          "min": JSONValue(statistics.minimum), "mean": JSONValue(statistics.mean), "max": JSONValue(statistics.maximum),
+          "min": JSONValue(statistics.minimum), "mean": JSONValue(statistics.mean),
+          "max": JSONValue(statistics.maximum),
         ]
       } else {
         lengths[split.rawValue] = ["min": nil, "mean": nil, "max": nil]

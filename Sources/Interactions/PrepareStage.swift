@@ -111,7 +111,9 @@ public enum PrepareStage: PipelineStage {
       let splits = try PredefinedSplits.samples(log, options: options)
       let input = PrepareReport.Step(
         name: "input", users: log.users.count, items: log.items.count, events: log.eventCount)
-      report.steps = [input, PrepareReport.Step(name: "final", users: input.users, items: input.items, events: input.events)]
+      report.steps = [
+        input, PrepareReport.Step(name: "final", users: input.users, items: input.items, events: input.events),
+      ]
       samples = PreparedSamples(items: log.items, users: log.users, splits: splits)
     }
     Downsampling.apply(&samples.splits, options: options)
@@ -153,7 +155,8 @@ public enum PrepareStage: PipelineStage {
     do { report = try JSONParser.parse(try FileSystem.readFile(reportPath)) } catch let error as PipelineError {
       throw error
     } catch {
-      throw PipelineError.invalidArtifact("'\(reportPath)' is not valid JSON: \(error); rerun the prepare stage with --force")
+      throw PipelineError.invalidArtifact(
+        "'\(reportPath)' is not valid JSON: \(error); rerun the prepare stage with --force")
     }
     func mismatch(_ what: String, _ reported: Int64?, _ actual: Int, _ file: String) -> PipelineError {
       .invalidArtifact(

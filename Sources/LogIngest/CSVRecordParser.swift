@@ -75,7 +75,8 @@ struct CSVRecordParser {
         let start = recordStartLine
         reset()
         throw SyntaxError(
-          reason: "unexpected character '\(Character(Unicode.Scalar(byte)))' after a closing quote at line \(number)", line: start)
+          reason: "unexpected character '\(Character(Unicode.Scalar(byte)))' after a closing quote at line \(number)",
+          line: start)
       } else if byte == Self.quote && atFieldStart {
         inQuotes = true
         atFieldStart = false
@@ -94,7 +95,8 @@ struct CSVRecordParser {
   /// Checks that the input did not end inside a quoted field.
   func finish() throws(SyntaxError) {
     if isInsideQuotedField {
-      throw SyntaxError(reason: "a quoted field opened here never closes (the file ends inside it)", line: recordStartLine)
+      throw SyntaxError(
+        reason: "a quoted field opened here never closes (the file ends inside it)", line: recordStartLine)
     }
   }
 

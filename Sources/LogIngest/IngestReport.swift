@@ -112,7 +112,9 @@ final class IngestReport {
       })
     object["files"] = .object(
       files.mapValues { count in
-        .object(["name": .string(count.name), "lines": JSONValue(count.lines), "blank_lines": JSONValue(count.blankLines)])
+        .object([
+          "name": .string(count.name), "lines": JSONValue(count.lines), "blank_lines": JSONValue(count.blankLines),
+        ])
       })
     if !truncatedAt.isEmpty {
       object["truncated_at"] = .object(
@@ -130,6 +132,8 @@ final class IngestReport {
   func summarizeSkips() {
     guard !skipped.isEmpty else { return }
     let reasons = skipped.keys.sorted().map { "\($0) \(skipped[$0]!.count)" }.joined(separator: ", ")
-    diagnostics.warning("ingest: skipped \(skippedLineCount) malformed lines (\(reasons)); see report.json, or pass strict: true to fail on them")
+    diagnostics.warning(
+      "ingest: skipped \(skippedLineCount) malformed lines (\(reasons)); see report.json, or pass strict: true to fail on them"
+    )
   }
 }

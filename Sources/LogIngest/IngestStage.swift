@@ -16,7 +16,8 @@ import PipelineCore
 public enum IngestStage: PipelineStage {
   public static let name = "ingest"
   public static let version = 1
-  public static let summary = "Reads raw interaction logs into items, users and events, with a report of what was skipped."
+  public static let summary =
+    "Reads raw interaction logs into items, users and events, with a report of what was skipped."
 
   /// The values of the `source` parameter.
   public enum Source: String, CaseIterable, Sendable {
@@ -33,7 +34,8 @@ public enum IngestStage: PipelineStage {
 
   public static let parameters: [ParameterSpecification] = [
     ParameterSpecification(
-      "source", .choice(Source.allCases.map(\.rawValue)), default: nil, "which reader: \(Source.allCases.map(\.rawValue).joined(separator: ", "))"),
+      "source", .choice(Source.allCases.map(\.rawValue)), default: nil,
+      "which reader: \(Source.allCases.map(\.rawValue).joined(separator: ", "))"),
     ParameterSpecification(
       "path", .string, default: "", "directory of the raw files, relative to the data root", entersKey: false),
     ParameterSpecification(
@@ -56,7 +58,8 @@ public enum IngestStage: PipelineStage {
       "sequence-file: lines 'user item item …', relative to path", entersKey: false),
     ParameterSpecification(
       "empty_title", .choice(["raw-id", "none", "error"]), default: "raw-id",
-      "sequence-file: an item whose title-table row has an empty name gets its raw id as title (raw-id, marked title_fallback in items.jsonl), no title (none), or fails (error)"),
+      "sequence-file: an item whose title-table row has an empty name gets its raw id as title (raw-id, marked title_fallback in items.jsonl), no title (none), or fails (error)"
+    ),
     ParameterSpecification(
       "title_source", .choice(TitleSource.allCases.map(\.rawValue)), default: "p5-datamaps",
       "sequence-file: how item titles are found"),
@@ -169,7 +172,8 @@ public enum IngestStage: PipelineStage {
     case .synthetic:
       let generator = SyntheticReviewGenerator(
         users: try parameters.integer("users"), items: try parameters.integer("items"),
-        meanLength: try parameters.number("mean_length"), seed: UInt64(bitPattern: Int64(try parameters.integer("seed"))))
+        meanLength: try parameters.number("mean_length"),
+        seed: UInt64(bitPattern: Int64(try parameters.integer("seed"))))
       log = generator.generate()
       report.extra["time"] = "synthetic unix seconds (days in 2014–2018)"
     case .movieLens100K:
@@ -182,7 +186,8 @@ public enum IngestStage: PipelineStage {
     }
     guard log.eventCount > 0 else {
       throw PipelineError.invalidInput(
-        "source '\(source.rawValue)' gave no events (\(report.skippedLineCount) lines skipped); check the files and see report.json")
+        "source '\(source.rawValue)' gave no events (\(report.skippedLineCount) lines skipped); check the files and see report.json"
+      )
     }
     try log.write(to: context.outputDirectory)
     let reportJSON = report.json(for: log)
@@ -216,7 +221,8 @@ public enum IngestStage: PipelineStage {
     ]
     for (key, count) in expected {
       guard let value = report[key]?.integerValue else {
-        throw PipelineError.invalidArtifact("'\(reportPath)': key '\(key)' is missing or not an integer; rerun ingest with --force")
+        throw PipelineError.invalidArtifact(
+          "'\(reportPath)': key '\(key)' is missing or not an integer; rerun ingest with --force")
       }
       guard value == Int64(count) else {
         throw PipelineError.invalidArtifact(

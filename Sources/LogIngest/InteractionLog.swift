@@ -153,7 +153,10 @@ extension InteractionLog {
       let name = "predefined.\(split.rawValue)"
       guard targets.count == users.count, times.count == users.count, ratings.count == users.count,
         offsets.count == users.count + 1
-      else { throw .invalidArtifact("'\(directory)': \(name).*.npy arrays have inconsistent lengths; rerun ingest with --force") }
+      else {
+        throw .invalidArtifact(
+          "'\(directory)': \(name).*.npy arrays have inconsistent lengths; rerun ingest with --force")
+      }
       try checkOffsets(offsets, valueCount: values.count, what: "\(name).history.offsets.npy", directory: directory)
       try checkRange(users, bound: log.users.count, what: "\(name).user.npy", directory: directory)
       try checkRange(targets, bound: log.items.count, what: "\(name).target.npy", directory: directory)
@@ -164,7 +167,8 @@ extension InteractionLog {
         let history = Array(values[Int(offsets[index])..<Int(offsets[index + 1])])
         samples.append(
           PredefinedSample(
-            user: users[index], target: targets[index], history: history, timestamp: times[index], rating: ratings[index]))
+            user: users[index], target: targets[index], history: history, timestamp: times[index],
+            rating: ratings[index]))
       }
       log.predefined[split] = samples
     }
@@ -174,17 +178,22 @@ extension InteractionLog {
   static func checkRange(_ values: [UInt32], bound: Int, what: String, directory: String) throws(PipelineError) {
     if let index = values.firstIndex(where: { Int($0) >= bound }) {
       throw .invalidArtifact(
-        "'\(FileSystem.join(directory, what))' element \(index) is \(values[index]), out of range 0..<\(bound); rerun the stage with --force")
+        "'\(FileSystem.join(directory, what))' element \(index) is \(values[index]), out of range 0..<\(bound); rerun the stage with --force"
+      )
     }
   }
 
   /// CSR offsets start at 0, never decrease, and end at the number of values.
-  public static func checkOffsets(_ offsets: [UInt64], valueCount: Int, what: String, directory: String) throws(PipelineError) {
+  public static func checkOffsets(_ offsets: [UInt64], valueCount: Int, what: String, directory: String)
+    throws(PipelineError)
+  {
     guard offsets.first == 0, offsets.last == UInt64(valueCount) else {
-      throw .invalidArtifact("'\(FileSystem.join(directory, what))' must start at 0 and end at \(valueCount); rerun the stage with --force")
+      throw .invalidArtifact(
+        "'\(FileSystem.join(directory, what))' must start at 0 and end at \(valueCount); rerun the stage with --force")
     }
     for index in 1..<offsets.count where offsets[index] < offsets[index - 1] {
-      throw .invalidArtifact("'\(FileSystem.join(directory, what))' decreases at element \(index); rerun the stage with --force")
+      throw .invalidArtifact(
+        "'\(FileSystem.join(directory, what))' decreases at element \(index); rerun the stage with --force")
     }
   }
 }

@@ -40,7 +40,8 @@ enum MovieLens100KReader {
       FieldParsing.split(line, separator: UInt8(ascii: "|"), into: &fields)
       guard fields.count == expectedFields else {
         try report.skip(
-          "wrong_field_count", file: name, line: number, problem: "has \(fields.count) fields, expected \(expectedFields)")
+          "wrong_field_count", file: name, line: number,
+          problem: "has \(fields.count) fields, expected \(expectedFields)")
         return
       }
       guard let movieID = FieldParsing.integer(line[field: fields[0]]), movieID > 0 else {

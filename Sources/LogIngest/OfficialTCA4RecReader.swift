@@ -76,7 +76,8 @@ enum OfficialTCA4RecReader {
       func column(_ wanted: String) throws(PipelineError) -> Int {
         guard let index = header.firstIndex(of: wanted) else {
           throw .invalidInput(
-            "'\(name)' line 1: the header lacks column '\(wanted)' (found \(header.joined(separator: ","))); is this the official item.csv?")
+            "'\(name)' line 1: the header lacks column '\(wanted)' (found \(header.joined(separator: ","))); is this the official item.csv?"
+          )
         }
         return index
       }

@@ -40,7 +40,8 @@ enum SequenceFileReader {
     for (key, value) in itemMap {
       guard let p5ID = Int64(key), let asin = value.stringValue else {
         throw PipelineError.invalidInput(
-          "'\(datamapsName)': id2item entry \"\(key)\" must map an integer index to an ASIN string; re-download the file")
+          "'\(datamapsName)': id2item entry \"\(key)\" must map an integer index to an ASIN string; re-download the file"
+        )
       }
       indexedItems.append((p5ID, asin))
     }
@@ -119,7 +120,8 @@ enum SequenceFileReader {
         switch emptyTitle {
         case "error":
           throw PipelineError.invalidInput(
-            "item '\(asin)' has an empty name in '\(titlesName)' (product id \(productID)); set empty_title: raw-id or none to keep it")
+            "item '\(asin)' has an empty name in '\(titlesName)' (product id \(productID)); set empty_title: raw-id or none to keep it"
+          )
         case "raw-id":
           items[index].title = asin
           items[index].metadata["title_fallback"] = "raw_id"
@@ -138,7 +140,8 @@ enum SequenceFileReader {
         "policy": .string(emptyTitle),
       ])
       report.diagnostics.warning(
-        "ingest: \(emptyTitles.count) items have an empty name in '\(titlesName)' (first: \(emptyTitles[0])); \(emptyTitle == "raw-id" ? "they are titled by their ASIN (title_fallback in items.jsonl)" : "they are kept without a title")")
+        "ingest: \(emptyTitles.count) items have an empty name in '\(titlesName)' (first: \(emptyTitles[0])); \(emptyTitle == "raw-id" ? "they are titled by their ASIN (title_fallback in items.jsonl)" : "they are kept without a title")"
+      )
     }
   }
 
@@ -170,7 +173,8 @@ enum SequenceFileReader {
       }
       if let earlier = seenUsers[userID] {
         try report.skip(
-          "duplicate_user", file: name, line: number, field: "user", problem: "repeats user \(userID) of line \(earlier)")
+          "duplicate_user", file: name, line: number, field: "user",
+          problem: "repeats user \(userID) of line \(earlier)")
         return
       }
       lineItems.removeAll(keepingCapacity: true)

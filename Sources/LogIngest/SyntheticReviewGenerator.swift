@@ -83,7 +83,9 @@ public struct SyntheticReviewGenerator: Sendable {
     var days: [Int64] = []
     for _ in 0..<userCount {
       var reviewerID = Self.identifier(prefix: "A", length: 13, &generator)
-      while !reviewerIDs.insert(reviewerID).inserted { reviewerID = Self.identifier(prefix: "A", length: 13, &generator) }
+      while !reviewerIDs.insert(reviewerID).inserted {
+        reviewerID = Self.identifier(prefix: "A", length: 13, &generator)
+      }
       let user = UInt32(log.users.count)
       log.users.append(reviewerID)
       let preferred = Self.draw(departmentCumulative, total: departmentTotal, &generator)
@@ -134,7 +136,8 @@ public struct SyntheticReviewGenerator: Sendable {
         min(generator.nextInt(below: department.brands.count), generator.nextInt(below: department.brands.count))]
       let lineName = department.lineNames[generator.nextInt(below: department.lineNames.count)]
       let descriptor =
-        generator.nextUnit() < 0.7 ? department.descriptors[generator.nextInt(below: department.descriptors.count)] : nil
+        generator.nextUnit() < 0.7
+        ? department.descriptors[generator.nextInt(below: department.descriptors.count)] : nil
       let subcategory = department.subcategories[generator.nextInt(below: department.subcategories.count)]
       let audience =
         generator.nextUnit() < 0.25 ? department.audiences[generator.nextInt(below: department.audiences.count)] : nil
@@ -193,7 +196,8 @@ public struct SyntheticReviewGenerator: Sendable {
         catalog.lineOfItem[item] = lineIndex
         catalog.positionInLine[item] = position
       }
-      catalog.lines.append(ProductLine(department: lineDepartments[lineIndex], brandKey: lineBrands[lineIndex], members: mapped))
+      catalog.lines.append(
+        ProductLine(department: lineDepartments[lineIndex], brandKey: lineBrands[lineIndex], members: mapped))
       catalog.linesByBrand[lineBrands[lineIndex], default: []].append(lineIndex)
     }
 

@@ -60,7 +60,8 @@ enum SyntheticTitleGrammar {
         Subcategory(
           name: "Fragrance", productTypes: ["Eau de Parfum Spray", "Eau de Toilette Spray", "Body Mist", "Perfume Oil"]),
         Subcategory(
-          name: "Bath & Body", productTypes: ["Body Lotion", "Shower Gel", "Hand Cream", "Bath Bomb Set", "Body Butter"]),
+          name: "Bath & Body",
+          productTypes: ["Body Lotion", "Shower Gel", "Hand Cream", "Bath Bomb Set", "Body Butter"]),
       ],
       variants: [
         "50 ml", "1.7 Oz", "100 ml", "8 fl oz", "3.4 Ounce", "Travel Size", "Pack of 2", "Pack of 3", "Rose Gold",
@@ -104,9 +105,11 @@ enum SyntheticTitleGrammar {
         "Heavy Duty", "Recycled", "Ergonomic", "Quick Dry", "Premium", "Refillable", "Acid Free", "Retractable",
       ],
       subcategories: [
-        Subcategory(name: "Writing Instruments", productTypes: ["Gel Pen", "Ballpoint Pen", "Mechanical Pencil", "Highlighter"]),
+        Subcategory(
+          name: "Writing Instruments", productTypes: ["Gel Pen", "Ballpoint Pen", "Mechanical Pencil", "Highlighter"]),
         Subcategory(name: "Paper", productTypes: ["Spiral Notebook", "Copy Paper", "Sticky Notes", "Legal Pad"]),
-        Subcategory(name: "Office Supplies", productTypes: ["Stapler", "Desk Organizer", "Binder Clips", "Label Maker"]),
+        Subcategory(
+          name: "Office Supplies", productTypes: ["Stapler", "Desk Organizer", "Binder Clips", "Label Maker"]),
         Subcategory(name: "Ink & Toner", productTypes: ["Ink Cartridge", "Toner Cartridge"]),
       ],
       variants: [

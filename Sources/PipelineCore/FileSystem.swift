@@ -138,7 +138,8 @@ public enum FileSystem {
     syncDirectory(parentPath(absolute(path)))
   }
 
-  public static func writeAll(_ descriptor: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(PipelineError) {
+  public static func writeAll(_ descriptor: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(PipelineError)
+  {
     var offset = 0
     while offset < buffer.count {
       let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)

@@ -26,9 +26,10 @@ public final class ArtifactStore {
   public init(home: String, diagnostics: Diagnostics) throws(PipelineError) {
     self.home = FileSystem.absolute(home)
     self.diagnostics = diagnostics
-    for directory in [self.home, FileSystem.join(self.home, "store"), FileSystem.join(self.home, "tmp"),
-      FileSystem.join(self.home, "locks"), FileSystem.join(self.home, "runs")]
-    {
+    for directory in [
+      self.home, FileSystem.join(self.home, "store"), FileSystem.join(self.home, "tmp"),
+      FileSystem.join(self.home, "locks"), FileSystem.join(self.home, "runs"),
+    ] {
       try FileSystem.createDirectory(directory)
     }
     ledger = try Ledger(path: FileSystem.join(self.home, "ledger.sqlite"))
@@ -46,7 +47,8 @@ public final class ArtifactStore {
     do {
       let manifest = try Manifest.read(directory: path)
       if manifest.key != key {
-        diagnostics.warning("store entry '\(path)' has a manifest for key \(manifest.key.prefix(12)); treating it as a miss")
+        diagnostics.warning(
+          "store entry '\(path)' has a manifest for key \(manifest.key.prefix(12)); treating it as a miss")
         return false
       }
       return true
@@ -121,7 +123,8 @@ public final class ArtifactStore {
   /// All keys in the store.
   public func allKeys() throws(PipelineError) -> [String] {
     var keys: [String] = []
-    for prefix in try FileSystem.listDirectory(storeDirectory) where FileSystem.isDirectory(FileSystem.join(storeDirectory, prefix)) {
+    for prefix in try FileSystem.listDirectory(storeDirectory)
+    where FileSystem.isDirectory(FileSystem.join(storeDirectory, prefix)) {
       keys += try FileSystem.listDirectory(FileSystem.join(storeDirectory, prefix))
     }
     return keys

@@ -135,8 +135,10 @@ public final class Ledger {
   /// The material of an entry's latest run, if any.
   public func latestMaterial(pipeline: String, entry: String) throws(PipelineError) -> StageKeyMaterial? {
     let text = try run("read latest") {
-      try database.query("SELECT key_json FROM latest WHERE pipeline = ? AND entry = ?", [.text(pipeline), .text(entry)])
-        .first?.first?.text
+      try database.query(
+        "SELECT key_json FROM latest WHERE pipeline = ? AND entry = ?", [.text(pipeline), .text(entry)]
+      )
+      .first?.first?.text
     }
     guard let text, let json = try? JSONParser.parse(text) else { return nil }
     return StageKeyMaterial(json: json)
@@ -186,6 +188,7 @@ public final class Ledger {
     var parts = tm()
     gmtime_r(&seconds, &parts)
     func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    return
+      "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
   }
 }

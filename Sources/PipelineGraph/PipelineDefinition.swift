@@ -26,14 +26,16 @@ public struct PipelineDefinition: Sendable {
   public static func locate(_ nameOrPath: String) throws(PipelineError) -> String {
     if nameOrPath.hasSuffix(".yaml") || nameOrPath.hasSuffix(".yml") || nameOrPath.contains("/") {
       guard FileSystem.exists(nameOrPath) else {
-        throw .usage("pipeline file '\(nameOrPath)' does not exist; pass a name from Pipelines/ or a path to a .yaml file")
+        throw .usage(
+          "pipeline file '\(nameOrPath)' does not exist; pass a name from Pipelines/ or a path to a .yaml file")
       }
       return nameOrPath
     }
     let directory = FileSystem.environment("TCA_PIPELINES") ?? "Pipelines"
     let path = FileSystem.join(directory, nameOrPath + ".yaml")
     guard FileSystem.exists(path) else {
-      let available = (try? FileSystem.listDirectory(directory))?.filter { $0.hasSuffix(".yaml") && !$0.hasPrefix("_") }
+      let available =
+        (try? FileSystem.listDirectory(directory))?.filter { $0.hasSuffix(".yaml") && !$0.hasPrefix("_") }
         .map { String($0.dropLast(5)) } ?? []
       throw .usage(
         "no pipeline named '\(nameOrPath)' in '\(directory)/'; available: \(available.joined(separator: ", "))")
@@ -55,7 +57,8 @@ public struct PipelineDefinition: Sendable {
   private static func loadMerged(path: String, seen: inout [String]) throws(PipelineError) -> PipelineDefinition {
     let absolute = FileSystem.absolute(path)
     if seen.contains(absolute) {
-      throw .usage("\(path): 'extends' forms a cycle: \((seen + [absolute]).map(FileSystem.baseName).joined(separator: " → "))")
+      throw .usage(
+        "\(path): 'extends' forms a cycle: \((seen + [absolute]).map(FileSystem.baseName).joined(separator: " → "))")
     }
     seen.append(absolute)
     let text: String
@@ -135,7 +138,8 @@ public struct PipelineDefinition: Sendable {
               }
               for (inputName, producer) in inputs {
                 guard let key = inputName.string, let value = producer.string, producer.scalar != nil else {
-                  throw .usage("\(path):\(inputName.mark?.line ?? fieldLine): stage '\(name)': each input must name a stage")
+                  throw .usage(
+                    "\(path):\(inputName.mark?.line ?? fieldLine): stage '\(name)': each input must name a stage")
                 }
                 entry.inputs[key] = value
               }

@@ -32,20 +32,23 @@ public struct PipelineGraph: Sendable {
       let location = "\(entry.file):\(entry.line)"
       guard let stage = registry.stage(named: entry.stage) else {
         throw .usage(
-          "\(location): stage '\(entry.name)' uses unknown stage '\(entry.stage)' (known: \(registry.names.joined(separator: ", ")))")
+          "\(location): stage '\(entry.name)' uses unknown stage '\(entry.stage)' (known: \(registry.names.joined(separator: ", ")))"
+        )
       }
       let parameters = try stage.resolveParameters(entry.params, entry: entry.name, file: location)
       var inputs: [String: String] = [:]
       let declared = Dictionary(uniqueKeysWithValues: stage.inputs.map { ($0.name, $0) })
       for name in entry.inputs.keys.sorted() where declared[name] == nil {
         throw .usage(
-          "\(location): stage '\(entry.name)': unknown input '\(name)' (\(stage.name) takes: \(stage.inputs.map(\.name).joined(separator: ", ")))")
+          "\(location): stage '\(entry.name)': unknown input '\(name)' (\(stage.name) takes: \(stage.inputs.map(\.name).joined(separator: ", ")))"
+        )
       }
       for input in stage.inputs {
         let producer = entry.inputs[input.name] ?? input.producer
         guard entryNames.contains(producer) else {
           throw .usage(
-            "\(location): stage '\(entry.name)': input '\(input.name)' needs stage '\(producer)', which the pipeline does not define; add it or set inputs.\(input.name)")
+            "\(location): stage '\(entry.name)': input '\(input.name)' needs stage '\(producer)', which the pipeline does not define; add it or set inputs.\(input.name)"
+          )
         }
         guard producer != entry.name else {
           throw .usage("\(location): stage '\(entry.name)': input '\(input.name)' names the stage itself (a cycle)")
@@ -53,7 +56,8 @@ public struct PipelineGraph: Sendable {
         inputs[input.name] = producer
       }
       let rawFiles = try stage.rawFiles(parameters)
-      resolved[entry.name] = Node(entry: entry, stage: stage, parameters: parameters, inputs: inputs, rawFiles: rawFiles)
+      resolved[entry.name] = Node(
+        entry: entry, stage: stage, parameters: parameters, inputs: inputs, rawFiles: rawFiles)
     }
     // Kahn's algorithm, taking ready entries in file order.
     var order: [Node] = []

@@ -60,7 +60,8 @@ public final class PipelineRunner {
         let hash = try store.hashRawFile(absolute)
         if hash.read { read += 1 }
         rawFiles.append(
-          RawFileInput(role: role, absolutePath: absolute, declaredPath: declared, sha256: hash.sha256, size: hash.size))
+          RawFileInput(role: role, absolutePath: absolute, declaredPath: declared, sha256: hash.sha256, size: hash.size)
+        )
       }
       var inputKeys: [String: String] = [:]
       for (input, producer) in node.inputs {
@@ -75,7 +76,8 @@ public final class PipelineRunner {
       keys[node.entry.name] = material.key
       planned.append(
         PlannedStage(
-          node: node, material: material, rawFiles: rawFiles, isCached: store.hasEntry(material.key), rawFilesRead: read))
+          node: node, material: material, rawFiles: rawFiles, isCached: store.hasEntry(material.key), rawFilesRead: read
+        ))
     }
     return planned
   }
@@ -90,7 +92,8 @@ public final class PipelineRunner {
   {
     for name in only.union(force).sorted() where graph.node(name) == nil {
       throw PipelineError.usage(
-        "pipeline '\(graph.name)' has no stage '\(name)' (stages: \(graph.nodes.map(\.entry.name).joined(separator: ", ")))")
+        "pipeline '\(graph.name)' has no stage '\(name)' (stages: \(graph.nodes.map(\.entry.name).joined(separator: ", ")))"
+      )
     }
     let selected = only.isEmpty ? graph.nodes : graph.closure(of: only)
     let plan = try plan(entries: selected)
@@ -116,14 +119,19 @@ public final class PipelineRunner {
           continue
         }
         if !only.isEmpty && !only.contains(entry) {
-          diagnostics.note("\(label): not in the store; computing it first because '\(only.sorted().joined(separator: ", "))' needs it")
+          diagnostics.note(
+            "\(label): not in the store; computing it first because '\(only.sorted().joined(separator: ", "))' needs it"
+          )
         }
         var outcome = Outcome.cached
         if stage.isCached && !forced {
           let unchanged = stage.rawFiles.count - stage.rawFilesRead
           diagnostics.note(
             "\(label): cache hit \(stage.key.prefix(12))"
-              + (stage.rawFiles.isEmpty ? "" : " (\(unchanged) of \(stage.rawFiles.count) raw files unchanged by size/mtime/ctime/inode, not re-read)"))
+              + (stage.rawFiles.isEmpty
+                ? ""
+                : " (\(unchanged) of \(stage.rawFiles.count) raw files unchanged by size/mtime/ctime/inode, not re-read)")
+          )
         } else {
           let lock = try store.lock(stage.key, label: label)
           defer { lock.unlock() }
@@ -158,7 +166,8 @@ public final class PipelineRunner {
           run: runID, pipeline: graph.name, entry: entry, material: stage.material, outcome: outcome.rawValue,
           seconds: seconds)
         reports.append(
-          StageReport(entry: entry, key: stage.key, outcome: outcome, seconds: seconds, path: store.entryPath(stage.key)))
+          StageReport(
+            entry: entry, key: stage.key, outcome: outcome, seconds: seconds, path: store.entryPath(stage.key)))
       }
     } catch {
       try? store.ledger.finishRun(runID, status: "failed")

@@ -35,7 +35,8 @@ public enum StageExecutor {
     let metrics = try stage.run(context)
     // A stage that exits cleanly with missing outputs must not poison the cache.
     for output in stage.declaredOutputs where !FileSystem.exists(FileSystem.join(workDirectory, output)) {
-      throw PipelineError(.stageFailed, "stage '\(parameters.stage)' finished without writing '\(output)'; this is a bug in the stage")
+      throw PipelineError(
+        .stageFailed, "stage '\(parameters.stage)' finished without writing '\(output)'; this is a bug in the stage")
     }
     let files = try Manifest.fileRecords(directory: workDirectory)
     for file in files { try FileSystem.syncFile(FileSystem.join(workDirectory, file.path)) }
@@ -61,7 +62,8 @@ public enum StageExecutor {
       throw PipelineError.invalidArtifact("'\(directory)': manifest names unknown stage '\(manifest.stage)'")
     }
     for output in stage.declaredOutputs where !manifest.files.contains(where: { $0.path == output }) {
-      throw PipelineError.invalidArtifact("'\(FileSystem.join(directory, output))' is missing (a \(stage.name) artifact must have it)")
+      throw PipelineError.invalidArtifact(
+        "'\(FileSystem.join(directory, output))' is missing (a \(stage.name) artifact must have it)")
     }
     try stage.validate(artifact: directory, manifest: manifest)
     return manifest

@@ -11,7 +11,9 @@ public struct StageKeyMaterial: Equatable, Sendable {
   public var inputs: [String: String]
   public var rawFiles: [String: String]
 
-  public init(stage: String, version: Int, params: [String: JSONValue], inputs: [String: String], rawFiles: [String: String]) {
+  public init(
+    stage: String, version: Int, params: [String: JSONValue], inputs: [String: String], rawFiles: [String: String]
+  ) {
     self.stage = stage
     self.version = version
     self.params = params
@@ -54,8 +56,11 @@ public struct StageKeyMaterial: Equatable, Sendable {
       let after = params[name].map { $0.canonicalText() } ?? "(unset)"
       reasons.append("param \(stage).\(name) changed \(before) → \(after)")
     }
-    for role in Set(rawFiles.keys).union(previous.rawFiles.keys).sorted() where rawFiles[role] != previous.rawFiles[role] {
-      reasons.append("input file '\(role)' changed (sha256 \(previous.rawFiles[role]?.prefix(12) ?? "none") → \(rawFiles[role]?.prefix(12) ?? "none"))")
+    for role in Set(rawFiles.keys).union(previous.rawFiles.keys).sorted()
+    where rawFiles[role] != previous.rawFiles[role] {
+      reasons.append(
+        "input file '\(role)' changed (sha256 \(previous.rawFiles[role]?.prefix(12) ?? "none") → \(rawFiles[role]?.prefix(12) ?? "none"))"
+      )
     }
     for name in Set(inputs.keys).union(previous.inputs.keys).sorted() where inputs[name] != previous.inputs[name] {
       reasons.append("input '\(name)' from '\(inputEntries[name] ?? name)' changed")

@@ -57,7 +57,8 @@ struct RunCommand: ParsableCommand {
       let store = try ArtifactStore(home: ArtifactStore.defaultHome(), diagnostics: diagnostics)
       let runner = PipelineRunner(
         graph: graph, store: store, dataRoot: PipelineRunner.defaultDataRoot(), diagnostics: diagnostics)
-      let command = (["tca", "run", pipeline] + (only.isEmpty ? [] : ["--only"] + only)
+      let command =
+        (["tca", "run", pipeline] + (only.isEmpty ? [] : ["--only"] + only)
         + (force.isEmpty ? [] : ["--force"] + force) + (dryRun ? ["--dry-run"] : [])).joined(separator: " ")
       let reports = try runner.run(only: Set(only), force: Set(force), dryRun: dryRun, command: command)
       printData(padded("STAGE", 16) + padded("OUTCOME", 10) + padded("TIME", 9) + "OUTPUT")
@@ -72,7 +73,8 @@ struct RunCommand: ParsableCommand {
         diagnostics.note(
           computed == 0
             ? "every stage was a cache hit; outputs in \(displayPath(FileSystem.join(store.runsDirectory, graph.name)))/"
-            : "\(computed) stage(s) computed, \(reports.count - computed) cached; outputs in \(displayPath(FileSystem.join(store.runsDirectory, graph.name)))/")
+            : "\(computed) stage(s) computed, \(reports.count - computed) cached; outputs in \(displayPath(FileSystem.join(store.runsDirectory, graph.name)))/"
+        )
       }
     }
   }
@@ -159,10 +161,13 @@ struct GarbageCollectCommand: ParsableCommand {
     try reportingErrors(diagnostics) {
       let store = try ArtifactStore(home: ArtifactStore.defaultHome(), diagnostics: diagnostics)
       let result = try GarbageCollector.collect(store: store, dryRun: dryRun)
-      for key in result.removedKeys { printData("\(dryRun ? "would remove" : "removed") store/\(key.prefix(2))/\(key)") }
+      for key in result.removedKeys {
+        printData("\(dryRun ? "would remove" : "removed") store/\(key.prefix(2))/\(key)")
+      }
       for name in result.removedTemporary { printData("\(dryRun ? "would remove" : "removed") tmp/\(name)") }
       diagnostics.note(
-        "\(dryRun ? "would free" : "freed") \(formatCount(Double(result.removedBytes)))B in \(result.removedKeys.count) entries")
+        "\(dryRun ? "would free" : "freed") \(formatCount(Double(result.removedBytes)))B in \(result.removedKeys.count) entries"
+      )
     }
   }
 }
@@ -182,7 +187,9 @@ struct ListRunsCommand: ParsableCommand {
       for run in try store.ledger.runs(limit: limit) {
         printData("#\(run.id)  \(run.startedAt)  \(padded(run.status, 8))\(run.command)")
         for stage in run.stages {
-          printData("    \(padded(stage.entry, 16))\(padded(stage.outcome, 10))\(padded(formatDuration(stage.seconds), 9))\(stage.key.prefix(12))")
+          printData(
+            "    \(padded(stage.entry, 16))\(padded(stage.outcome, 10))\(padded(formatDuration(stage.seconds), 9))\(stage.key.prefix(12))"
+          )
         }
       }
     }

@@ -58,10 +58,12 @@ public struct StageOptions: ParsableArguments {
       for (role, declared) in try stage.rawFiles(parameters).sorted(by: { $0.key < $1.key }) {
         let absolute = declared.hasPrefix("/") ? declared : FileSystem.join(dataRoot, declared)
         guard FileSystem.exists(absolute) else {
-          throw PipelineError.usage("raw file '\(declared)' (\(role)) not found under '\(dataRoot)'; pass --data DIR or set TCA_DATA")
+          throw PipelineError.usage(
+            "raw file '\(declared)' (\(role)) not found under '\(dataRoot)'; pass --data DIR or set TCA_DATA")
         }
         let (digest, size) = try ContentHash.sha256(fileAt: absolute)
-        rawFiles.append(RawFileInput(role: role, absolutePath: absolute, declaredPath: declared, sha256: digest, size: size))
+        rawFiles.append(
+          RawFileInput(role: role, absolutePath: absolute, declaredPath: declared, sha256: digest, size: size))
       }
       let material = StageKeyMaterial(
         stage: stage.name, version: stage.version, params: stage.keyParameters(parameters), inputs: inputKeys,

@@ -77,6 +77,8 @@ struct NumPyOracleTests {
     // Schemas/examples/tiny-uint32.npy was written by numpy.save(np.array([1, 2, 3], dtype="<u4")).
     let directory = try TemporaryDirectory()
     try NumPyArray.write([1, 2, 3] as [UInt32], to: directory.path + "/ours.npy")
-    #expect(try FileSystem.readFile(directory.path + "/ours.npy") == (try FileSystem.readFile("Schemas/examples/tiny-uint32.npy")))
+    #expect(
+      try FileSystem.readFile(directory.path + "/ours.npy")
+        == (try FileSystem.readFile("Schemas/examples/tiny-uint32.npy")))
   }
 }

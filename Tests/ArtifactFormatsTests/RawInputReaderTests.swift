@@ -34,7 +34,8 @@ struct RawInputReaderTests {
   @Test func gzipAndZstdGiveTheSameLinesAsPlain() throws {
     let directory = try TemporaryDirectory()
     let path = directory.path + "/big.txt"
-    let text = (0..<200_000).map { "line \($0) \(String(repeating: "x", count: $0 % 50))" }.joined(separator: "\n") + "\n"
+    let text =
+      (0..<200_000).map { "line \($0) \(String(repeating: "x", count: $0 % 50))" }.joined(separator: "\n") + "\n"
     try FileSystem.writeText(path, text)
     try run(["gzip", "-k", "-1", path])
     try run(["zstd", "-q", "-k", "-1", path])

@@ -61,7 +61,8 @@ struct DriverEndToEndTests {
     let work = try TemporaryDirectory()
     let pipeline = try writePipeline(work.path)
     for home in ["a", "b"] {
-      let result = try Executables.run("tca", ["run", "-q", pipeline], environment: ["TCA_HOME": work.path + "/" + home])
+      let result = try Executables.run(
+        "tca", ["run", "-q", pipeline], environment: ["TCA_HOME": work.path + "/" + home])
       #expect(result.status == 0)
     }
     let first = try storeContents(work.path + "/a")
@@ -72,7 +73,8 @@ struct DriverEndToEndTests {
   @Test func dryRunComputesNothing() throws {
     let work = try TemporaryDirectory()
     let pipeline = try writePipeline(work.path)
-    let result = try Executables.run("tca", ["run", "--dry-run", pipeline], environment: ["TCA_HOME": work.path + "/h"])
+    let result = try Executables.run(
+      "tca", ["run", "--dry-run", pipeline], environment: ["TCA_HOME": work.path + "/h"])
     #expect(result.status == 0)
     #expect(result.stdout.contains("planned"))
     #expect(try FileSystem.listDirectory(work.path + "/h/store").isEmpty)
@@ -121,7 +123,8 @@ struct DriverEndToEndTests {
     let computed = outputs.joined().components(separatedBy: "computed").count - 1
     #expect(computed == 2, "each stage computed exactly once across both runs:\n\(outputs.joined())")
     #expect(try storeContents(work.path + "/home").count == 2)
-    let validation = try Executables.run("tca", ["validate", work.path + "/home/runs/shared"], environment: environment)
+    let validation = try Executables.run(
+      "tca", ["validate", work.path + "/home/runs/shared"], environment: environment)
     #expect(validation.status == 0)
   }
 
@@ -151,7 +154,8 @@ struct DriverEndToEndTests {
     let missing = try Executables.run("tca", ["run", "no-such-pipeline"], environment: ["TCA_HOME": work.path])
     #expect(missing.status == 64)
     #expect(missing.stderr.hasPrefix("tca: error: no pipeline named 'no-such-pipeline'"))
-    try FileSystem.writeText(work.path + "/bad.yaml", "stages:\n  ingest:\n    params: {source: synthetic, users: -1}\n")
+    try FileSystem.writeText(
+      work.path + "/bad.yaml", "stages:\n  ingest:\n    params: {source: synthetic, users: -1}\n")
     let bad = try Executables.run("tca", ["run", work.path + "/bad.yaml"], environment: ["TCA_HOME": work.path])
     #expect(bad.status == 64)
     #expect(bad.stderr.contains("bad.yaml:2: stage 'ingest': parameter 'users' must be at least"))
@@ -165,7 +169,8 @@ struct ValidateEndToEndTests {
   func freshArtifacts() throws -> (TemporaryDirectory, String) {
     let work = try TemporaryDirectory()
     let pipeline = try writePipeline(work.path)
-    #expect(try Executables.run("tca", ["run", "-q", pipeline], environment: ["TCA_HOME": work.path + "/home"]).status == 0)
+    #expect(
+      try Executables.run("tca", ["run", "-q", pipeline], environment: ["TCA_HOME": work.path + "/home"]).status == 0)
     // Copy the prepare entry out of the store so damaging it does not touch the store.
     let copy = work.path + "/copy"
     try FileSystem.createDirectory(copy)
@@ -204,7 +209,8 @@ struct ValidateEndToEndTests {
     let (work, copy) = try freshArtifacts()
     _ = work
     let text = try FileSystem.readText(copy + "/manifest.json")
-    try FileSystem.writeText(copy + "/manifest.json", text.replacingOccurrences(of: "\"stage_version\": 1", with: "\"stage_version\": \"1\""))
+    try FileSystem.writeText(
+      copy + "/manifest.json", text.replacingOccurrences(of: "\"stage_version\": 1", with: "\"stage_version\": \"1\""))
     #expect(try validateMessage(copy).contains("'stage_version' must be an integer"))
   }
 
@@ -225,12 +231,13 @@ struct ValidateEndToEndTests {
     try FileSystem.writeFile(path, bytes)
     let digest = try ContentHash.sha256(fileAt: path).digest
     var manifest = try JSONParser.parse(try FileSystem.readFile(copy + "/manifest.json")).objectValue!
-    manifest["files"] = .array(manifest["files"]!.arrayValue!.map { file in
-      guard file["path"]?.stringValue == "test.target.npy" else { return file }
-      var object = file.objectValue!
-      object["sha256"] = .string(digest)
-      return .object(object)
-    })
+    manifest["files"] = .array(
+      manifest["files"]!.arrayValue!.map { file in
+        guard file["path"]?.stringValue == "test.target.npy" else { return file }
+        var object = file.objectValue!
+        object["sha256"] = .string(digest)
+        return .object(object)
+      })
     try FileSystem.writeText(copy + "/manifest.json", JSONValue.object(manifest).prettyText())
     let message = try validateMessage(copy)
     #expect(message.contains("test.target.npy"), "\(message)")

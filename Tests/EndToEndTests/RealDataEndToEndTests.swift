@@ -17,7 +17,8 @@ struct RealDataEndToEndTests {
     guard SharedData.available("movielens/ml-100k/u.data") else { return }
     let work = try TemporaryDirectory()
     let home = work.path + "/home"
-    let result = try Executables.run("tca", ["run", "ml-100k"], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
+    let result = try Executables.run(
+      "tca", ["run", "ml-100k"], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
     #expect(result.status == 0, "\(result.stderr)")
     let ingest = try metrics(home, "ml-100k", "ingest")
     #expect(ingest["users"] == 943)
@@ -37,7 +38,8 @@ struct RealDataEndToEndTests {
     guard SharedData.available("amazon-beauty-processed/p5-Wenyueh-LLM-RecSys-ID/sequential_data.txt") else { return }
     let work = try TemporaryDirectory()
     let home = work.path + "/home"
-    let result = try Executables.run("tca", ["run", "beauty"], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
+    let result = try Executables.run(
+      "tca", ["run", "beauty"], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
     #expect(result.status == 0, "\(result.stderr)")
     let ingest = try metrics(home, "beauty", "ingest")
     #expect(ingest["users"] == 22_363)
@@ -54,7 +56,8 @@ struct RealDataEndToEndTests {
     guard SharedData.available("tca4rec-official/Toys_and_Games/item.csv") else { return }
     let work = try TemporaryDirectory()
     let home = work.path + "/home"
-    let result = try Executables.run("tca", ["run", pipeline], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
+    let result = try Executables.run(
+      "tca", ["run", pipeline], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
     #expect(result.status == 0, "\(result.stderr)")
     let prepare = try metrics(home, pipeline, "prepare")
     #expect(prepare["train"] == 10_000)
@@ -68,7 +71,8 @@ struct RealDataEndToEndTests {
     let data = work.path + "/data/movielens/ml-100k"
     try FileSystem.createDirectory(data)
     for name in ["u.data", "u.item"] {
-      try FileSystem.writeFile(data + "/" + name, try FileSystem.readFile(SharedData.root + "/movielens/ml-100k/" + name))
+      try FileSystem.writeFile(
+        data + "/" + name, try FileSystem.readFile(SharedData.root + "/movielens/ml-100k/" + name))
     }
     let environment = ["TCA_HOME": work.path + "/home", "TCA_DATA": work.path + "/data"]
     #expect(try Executables.run("tca", ["run", "-q", "ml-100k"], environment: environment).status == 0)
@@ -86,8 +90,12 @@ struct RealDataEndToEndTests {
     _ = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress!, $0.count, 0) }
     close(descriptor)
     var times = [
-      timespec(tv_sec: Int(before.modificationTimeNanoseconds / 1_000_000_000), tv_nsec: Int(before.modificationTimeNanoseconds % 1_000_000_000)),
-      timespec(tv_sec: Int(before.modificationTimeNanoseconds / 1_000_000_000), tv_nsec: Int(before.modificationTimeNanoseconds % 1_000_000_000)),
+      timespec(
+        tv_sec: Int(before.modificationTimeNanoseconds / 1_000_000_000),
+        tv_nsec: Int(before.modificationTimeNanoseconds % 1_000_000_000)),
+      timespec(
+        tv_sec: Int(before.modificationTimeNanoseconds / 1_000_000_000),
+        tv_nsec: Int(before.modificationTimeNanoseconds % 1_000_000_000)),
     ]
     utimensat(AT_FDCWD, path, &times, 0)
     let after = try FileSystem.identity(of: path)
@@ -116,7 +124,10 @@ struct RealDataEndToEndTests {
     #expect(ingest.status == 0, "\(ingest.stderr)")
     let prepare = try Executables.run(
       "tca-prepare",
-      ["--params", work.path + "/prepare.json", "--input", "interactions=\(work.path)/interactions", "--output", work.path + "/samples"],
+      [
+        "--params", work.path + "/prepare.json", "--input", "interactions=\(work.path)/interactions", "--output",
+        work.path + "/samples",
+      ],
       environment: environment)
     #expect(prepare.status == 0, "\(prepare.stderr)")
     #expect(try treeHashes(work.path + "/interactions") == (try treeHashes(home + "/runs/ml-100k/ingest")))

@@ -27,7 +27,12 @@ import Testing
     #expect(read == output.samples)
     try PrepareStage.validate(artifact: directory.path, manifest: testManifest(params: ["max_history": 5]))
     let items = try JSONLines.read(directory.file("items.jsonl"))
-    #expect(items[0] == ["id": 1, "raw_id": .string(output.samples.items[0].rawID), "title": .string("Title \(output.samples.items[0].rawID)"), "brand": .string("Brand \(output.samples.items[0].rawID)")])
+    #expect(
+      items[0] == [
+        "id": 1, "raw_id": .string(output.samples.items[0].rawID),
+        "title": .string("Title \(output.samples.items[0].rawID)"),
+        "brand": .string("Brand \(output.samples.items[0].rawID)"),
+      ])
     let users = try JSONLines.read(directory.file("users.jsonl"))
     #expect(users.last == ["id": JSONValue(output.samples.users.count), "raw_id": .string(output.samples.users.last!)])
   }
@@ -48,9 +53,12 @@ import Testing
     let metrics = try PrepareStage.run(context)
     let expected = try PrepareStage.prepare(log, options: options())
     #expect(metrics == expected.metrics)
-    #expect(try FileSystem.listFilesRecursively(output.path) == PrepareStage.declaredOutputs.sorted(by: JSONValue.codePointOrder))
+    #expect(
+      try FileSystem.listFilesRecursively(output.path)
+        == PrepareStage.declaredOutputs.sorted(by: JSONValue.codePointOrder))
     #expect(try FileSystem.readText(output.file("report.json")) == expected.report.json.prettyText())
-    try PrepareStage.validate(artifact: output.path, manifest: testManifest(params: PrepareStage.keyParameters(parameters)))
+    try PrepareStage.validate(
+      artifact: output.path, manifest: testManifest(params: PrepareStage.keyParameters(parameters)))
   }
 
   @Test func preparingTwiceGivesByteIdenticalFiles() throws {

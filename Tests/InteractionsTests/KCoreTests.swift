@@ -67,7 +67,8 @@ private let cascadeLog = makeLog([
     var generator = SeededGenerator(seed: seed)
     var events: [(String, String, Int64)] = []
     for _ in 0..<300 {
-      events.append(("u\(generator.nextInt(below: 40))", "i\(generator.nextInt(below: 60))", Int64(generator.nextInt(below: 100))))
+      events.append(
+        ("u\(generator.nextInt(below: 40))", "i\(generator.nextInt(below: 60))", Int64(generator.nextInt(below: 100))))
     }
     let userThreshold = 1 + generator.nextInt(below: 6)
     let itemThreshold = 1 + generator.nextInt(below: 6)

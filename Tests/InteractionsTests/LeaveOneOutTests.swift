@@ -42,7 +42,9 @@ import Testing
   }
 
   @Test func shortUsersContributeWhatTheyCan() throws {
-    let log = makeLog([("one", "x", 1), ("two", "x", 2), ("two", "y", 3), ("three", "x", 4), ("three", "y", 5), ("three", "z", 6)])
+    let log = makeLog([
+      ("one", "x", 1), ("two", "x", 2), ("two", "y", 3), ("three", "x", 4), ("three", "y", 5), ("three", "z", 6),
+    ])
     let samples = try PrepareStage.prepare(log, options: makeOptions()).samples
     #expect(samples.rawSamples(.test).map(\.user) == ["two", "three"])
     #expect(samples.rawSamples(.valid).map(\.user) == ["three"])
@@ -152,7 +154,9 @@ import Testing
   }
 
   @Test func anEmptyLogIsAnError() throws {
-    let error = #expect(throws: PipelineError.self) { try PrepareStage.prepare(InteractionLog(), options: makeOptions()) }
+    let error = #expect(throws: PipelineError.self) {
+      try PrepareStage.prepare(InteractionLog(), options: makeOptions())
+    }
     #expect(error?.code == .invalidInput)
     #expect(error?.message.contains("no events") == true)
   }

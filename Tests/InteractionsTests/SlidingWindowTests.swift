@@ -23,8 +23,10 @@ private func naiveSlidingWindow(
     let earlier = histories[user, default: []]
     if earlier.count >= minimumHistory {
       samples.append(
-        (time, userIDs[user]!, itemIDs[item]!, sequence,
-         RawSample(user: user, target: item, history: Array(earlier.suffix(maximumHistory)))))
+        (
+          time, userIDs[user]!, itemIDs[item]!, sequence,
+          RawSample(user: user, target: item, history: Array(earlier.suffix(maximumHistory)))
+        ))
     }
     histories[user, default: []].append(item)
   }
@@ -43,7 +45,10 @@ private func naiveSlidingWindow(
 private func randomEvents(seed: UInt64, count: Int, users: Int, items: Int, times: Int) -> [(String, String, Int64)] {
   var generator = SeededGenerator(seed: seed)
   return (0..<count).map { _ in
-    ("u\(generator.nextInt(below: users))", "i\(generator.nextInt(below: items))", Int64(generator.nextInt(below: times)))
+    (
+      "u\(generator.nextInt(below: users))", "i\(generator.nextInt(below: items))",
+      Int64(generator.nextInt(below: times))
+    )
   }
 }
 

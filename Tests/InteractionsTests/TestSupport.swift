@@ -104,7 +104,8 @@ struct TemporaryDirectory {
 /// A manifest good enough for `validate` (it reads only `params`).
 func testManifest(params: [String: JSONValue] = ["max_history": 50]) -> Manifest {
   Manifest(
-    stage: PrepareStage.name, stageVersion: PrepareStage.version, key: String(repeating: "0", count: 64), params: params,
+    stage: PrepareStage.name, stageVersion: PrepareStage.version, key: String(repeating: "0", count: 64),
+    params: params,
     inputs: [:], rawFiles: [:], files: [], metrics: [:], toolVersion: "test")
 }
 

@@ -31,7 +31,9 @@ struct IngestRun {
   /// The bytes of every declared output, by name.
   func outputBytes() throws -> [String: [UInt8]] {
     var files: [String: [UInt8]] = [:]
-    for name in try FileSystem.listFilesRecursively(output.path) { files[name] = try FileSystem.readFile(output.file(name)) }
+    for name in try FileSystem.listFilesRecursively(output.path) {
+      files[name] = try FileSystem.readFile(output.file(name))
+    }
     return files
   }
 

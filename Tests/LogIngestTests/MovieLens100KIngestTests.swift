@@ -11,7 +11,9 @@ import Testing
   @Test func rawFilesAreRelativeToThePath() throws {
     let resolved = try IngestStage.resolveParameters(Self.parameters, entry: "ingest", file: "test")
     #expect(
-      try IngestStage.rawFiles(resolved) == ["ratings": "movielens/ml-100k/u.data", "items": "movielens/ml-100k/u.item"])
+      try IngestStage.rawFiles(resolved) == [
+        "ratings": "movielens/ml-100k/u.data", "items": "movielens/ml-100k/u.item",
+      ])
   }
 
   @Test(.enabled(if: SharedData.shouldRun(ratings), "needs ../shared/data/movielens/ml-100k"))
@@ -91,7 +93,8 @@ import Testing
     let message = errorMessage { _ = try IngestRun(parameters, rawFiles: ["ratings": ratings, "items": items]) }
     #expect(
       message
-        == "'u.data' line 2: field 'timestamp' is not an integer (\"abc\"); fix the line or pass strict: false to skip it")
+        == "'u.data' line 2: field 'timestamp' is not an integer (\"abc\"); fix the line or pass strict: false to skip it"
+    )
   }
 
   @Test func anEmptyFileIsAClearError() throws {

@@ -61,7 +61,8 @@ import Testing
     let first = try #require(run.log.predefined[.train]?.first)
     #expect(run.log.users[Int(first.user)] == "3402")
     #expect(first.target == 18129 - 1)
-    #expect(first.history == [13452, 14024, 13517, 13632, 9664, 13127, 14112, 13861, 14036, 17711].map { UInt32($0 - 1) })
+    #expect(
+      first.history == [13452, 14024, 13517, 13632, 9664, 13127, 14112, 13861, 14036, 17711].map { UInt32($0 - 1) })
     #expect(first.timestamp == 1_471_996_800)
     #expect(first.rating == 4)
     #expect(run.log.eventItem[0] == first.target)
@@ -100,7 +101,9 @@ import Testing
     let header = "uid,iid,his_len,hist_id,rating,label,hist_rating,hist_label,timestamp\n"
     return [
       "items": try directory.write(
-        "item.csv", ",rawid,title,mapping_iid,brand,iid\n0,A1,\"Cup, \"\"blue\"\"\",A1,Acme,1\n1,A2,\"Two\nlines\",A2,,2\n2,A3,Pot,A3,Acme,3\n"),
+        "item.csv",
+        ",rawid,title,mapping_iid,brand,iid\n0,A1,\"Cup, \"\"blue\"\"\",A1,Acme,1\n1,A2,\"Two\nlines\",A2,,2\n2,A3,Pot,A3,Acme,3\n"
+      ),
       "train": try directory.write("train.csv", header + train),
       "valid": try directory.write("valid.csv", header + "5,3,2,\"[1, 2]\",4.0,0,\"[5.0, 5.0]\",\"[1, 1]\",30\n"),
       "test": try directory.write("test.csv", header + "5,1,2,\"[2, 3]\",5.0,1,\"[5.0, 5.0]\",\"[1, 1]\",40\n"),

@@ -77,7 +77,9 @@ import Testing
   }
 
   /// Feeds one line to the parser.
-  func consume(_ parser: inout CSVRecordParser, _ line: String, number: Int) -> Result<Bool, CSVRecordParser.SyntaxError> {
+  func consume(_ parser: inout CSVRecordParser, _ line: String, number: Int) -> Result<
+    Bool, CSVRecordParser.SyntaxError
+  > {
     let bytes = Array(line.utf8)
     return bytes.withUnsafeBufferPointer { buffer in
       do throws(CSVRecordParser.SyntaxError) {

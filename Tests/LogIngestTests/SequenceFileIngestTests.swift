@@ -73,7 +73,9 @@ import Testing
     #expect(fallback.count == 7)
     #expect(fallback.allSatisfy { $0.title == $0.rawID })
     #expect(run.report["empty_titles"]?["count"] == 7)
-    #expect(run.report["empty_titles"]?["raw_ids"]?.arrayValue?.compactMap(\.stringValue).sorted() == fallback.map(\.rawID).sorted())
+    #expect(
+      run.report["empty_titles"]?["raw_ids"]?.arrayValue?.compactMap(\.stringValue).sorted()
+        == fallback.map(\.rawID).sorted())
     #expect(run.report["items_with_title"] == 12_101)
 
     var strict = Self.parameters
@@ -85,7 +87,9 @@ import Testing
   }
 
   /// A tiny P5-style directory with three items and two users.
-  static func writeTiny(_ directory: TemporaryDirectory, sequences: String, titles: String? = nil) throws -> [String: String] {
+  static func writeTiny(_ directory: TemporaryDirectory, sequences: String, titles: String? = nil) throws -> [String:
+    String]
+  {
     [
       "sequences": try directory.write("sequential_data.txt", sequences),
       "datamaps": try directory.write(

@@ -22,7 +22,9 @@ struct CanonicalJSONTests {
   }
 
   @Test func parseInvertsCanonicalText() throws {
-    let value: JSONValue = ["list": [1, 2.25, "three", nil, false], "nested": ["deep": ["x": -7]], "text": "tab\there"]
+    let value: JSONValue = [
+      "list": [1, 2.25, "three", nil, false], "nested": ["deep": ["x": -7]], "text": "tab\there",
+    ]
     #expect(try JSONParser.parse(value.canonicalText()) == value)
     #expect(try JSONParser.parse(value.prettyText()) == value)
   }
@@ -36,8 +38,9 @@ struct CanonicalJSONTests {
 @Suite("JSON parser")
 struct JSONParserTests {
   @Test func keepsIntegersApartFromFloats() throws {
-    #expect(try JSONParser.parse("[1, 1.0, 1e2, -0, 9223372036854775807]")
-      == [.integer(1), .number(1), .number(100), .integer(0), .integer(Int64.max)])
+    #expect(
+      try JSONParser.parse("[1, 1.0, 1e2, -0, 9223372036854775807]")
+        == [.integer(1), .number(1), .number(100), .integer(0), .integer(Int64.max)])
   }
 
   @Test func decodesEscapesAndSurrogatePairs() throws {

@@ -67,17 +67,22 @@ struct PipelineValidationTests {
       "wrong-type.yaml": "stages:\n  ingest:\n    params: {source: synthetic, users: many}\n",
       "unknown-stage.yaml": "stages:\n  ingest: {params: {source: synthetic}}\n  train:\n    uses: trainer\n",
       "missing-input.yaml": "stages:\n  prepare: {}\n",
-      "cycle.yaml": "stages:\n  a:\n    uses: prepare\n    inputs: {interactions: b}\n  b:\n    uses: prepare\n    inputs: {interactions: a}\n",
+      "cycle.yaml":
+        "stages:\n  a:\n    uses: prepare\n    inputs: {interactions: b}\n  b:\n    uses: prepare\n    inputs: {interactions: a}\n",
       "unknown-key.yaml": "stages:\n  ingest:\n    param: {}\n",
       "top.yaml": "stage: {}\n",
       "loop-a.yaml": "extends: loop-b.yaml\nstages: {}\n",
       "loop-b.yaml": "extends: loop-a.yaml\nstages: {}\n",
       "bad-choice.yaml": "stages:\n  ingest:\n    params: {source: netflix}\n",
     ])
-    #expect(fixture.error("unknown-param.yaml").contains("unknown-param.yaml:2: stage 'ingest': unknown parameter 'sede'"))
-    #expect(fixture.error("wrong-type.yaml").contains("stage 'ingest': parameter 'users' expected an integer, found string"))
+    #expect(
+      fixture.error("unknown-param.yaml").contains("unknown-param.yaml:2: stage 'ingest': unknown parameter 'sede'"))
+    #expect(
+      fixture.error("wrong-type.yaml").contains("stage 'ingest': parameter 'users' expected an integer, found string"))
     #expect(fixture.error("unknown-stage.yaml").contains("stage 'train' uses unknown stage 'trainer'"))
-    #expect(fixture.error("missing-input.yaml").contains("input 'interactions' needs stage 'ingest', which the pipeline does not define"))
+    #expect(
+      fixture.error("missing-input.yaml").contains(
+        "input 'interactions' needs stage 'ingest', which the pipeline does not define"))
     #expect(fixture.error("cycle.yaml").contains("form a cycle"))
     #expect(fixture.error("unknown-key.yaml").contains("stage 'ingest': unknown key 'param'"))
     #expect(fixture.error("top.yaml").contains("unknown top-level key 'stage'"))
@@ -101,7 +106,8 @@ struct PipelineValidationTests {
 struct StageKeyTests {
   static let material = StageKeyMaterial(
     stage: "prepare", version: 1, params: ["user_k_core": 5, "item_k_core": 5, "protocol": "leave-one-out"],
-    inputs: ["interactions": String(repeating: "a", count: 64)], rawFiles: ["ratings": String(repeating: "b", count: 64)])
+    inputs: ["interactions": String(repeating: "a", count: 64)],
+    rawFiles: ["ratings": String(repeating: "b", count: 64)])
 
   @Test func reorderingParamsOrInputsLeavesTheKeyUnchanged() {
     var reordered = StageKeyMaterial(

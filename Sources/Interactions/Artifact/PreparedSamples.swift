@@ -75,11 +75,13 @@ extension PreparedSamples {
     for (index, record) in try JSONLines.read(itemsPath).enumerated() {
       try checkLineID(record, line: index + 1, path: itemsPath)
       guard var object = record.objectValue, let rawID = object["raw_id"]?.stringValue else {
-        throw .invalidArtifact("'\(itemsPath)' line \(index + 1): field 'raw_id' must be a string; rerun the prepare stage with --force")
+        throw .invalidArtifact(
+          "'\(itemsPath)' line \(index + 1): field 'raw_id' must be a string; rerun the prepare stage with --force")
       }
       let title = object["title"]?.stringValue
       if let value = object["title"], value != .null, title == nil {
-        throw .invalidArtifact("'\(itemsPath)' line \(index + 1): field 'title' must be a string or null, found \(value.typeName)")
+        throw .invalidArtifact(
+          "'\(itemsPath)' line \(index + 1): field 'title' must be a string or null, found \(value.typeName)")
       }
       for key in reservedItemKeys { object[key] = nil }
       items.append(ItemRecord(rawID: rawID, title: title, metadata: object))
@@ -88,7 +90,8 @@ extension PreparedSamples {
     for (index, record) in try JSONLines.read(usersPath).enumerated() {
       try checkLineID(record, line: index + 1, path: usersPath)
       guard let rawID = record["raw_id"]?.stringValue else {
-        throw .invalidArtifact("'\(usersPath)' line \(index + 1): field 'raw_id' must be a string; rerun the prepare stage with --force")
+        throw .invalidArtifact(
+          "'\(usersPath)' line \(index + 1): field 'raw_id' must be a string; rerun the prepare stage with --force")
       }
       users.append(rawID)
     }
@@ -101,10 +104,13 @@ extension PreparedSamples {
 
   static func checkLineID(_ record: JSONValue, line: Int, path: String) throws(PipelineError) {
     guard case .integer(let id)? = record["id"] else {
-      throw .invalidArtifact("'\(path)' line \(line): field 'id' must be an integer; rerun the prepare stage with --force")
+      throw .invalidArtifact(
+        "'\(path)' line \(line): field 'id' must be an integer; rerun the prepare stage with --force")
     }
     guard id == Int64(line) else {
-      throw .invalidArtifact("'\(path)' line \(line) has id \(id), expected \(line) (ids follow line order); rerun the prepare stage with --force")
+      throw .invalidArtifact(
+        "'\(path)' line \(line) has id \(id), expected \(line) (ids follow line order); rerun the prepare stage with --force"
+      )
     }
   }
 }

@@ -107,7 +107,8 @@ extension SampleSet {
     let count = set.users.count
     for (path, length) in [(paths[1], set.targets.count), (paths[2], set.timestamps.count)] where length != count {
       throw .invalidArtifact(
-        "'\(path)' has \(length) elements but '\(fileNames(split)[0])' has \(count); rerun the prepare stage with --force")
+        "'\(path)' has \(length) elements but '\(fileNames(split)[0])' has \(count); rerun the prepare stage with --force"
+      )
     }
     guard set.historyOffsets.count == count + 1 else {
       throw .invalidArtifact(
@@ -138,7 +139,8 @@ extension SampleSet {
     let bound = UInt32(clamping: upperBound)
     if let index = ids.firstIndex(where: { $0 == 0 || $0 > bound }) {
       throw .invalidArtifact(
-        "'\(path)' element \(index) is \(what) id \(ids[index]), outside 1...\(upperBound); rerun the prepare stage with --force")
+        "'\(path)' element \(index) is \(what) id \(ids[index]), outside 1...\(upperBound); rerun the prepare stage with --force"
+      )
     }
   }
 }

@@ -11,12 +11,14 @@ enum PredefinedSplits {
     if missing.count == SplitName.allCases.count {
       throw .invalidInput(
         "protocol 'predefined' needs the source's own train, valid and test splits, but the interactions log has none "
-          + "(it was ingested from an event log); use protocol 'leave-one-out' or 'sliding-window', or ingest a pre-split source")
+          + "(it was ingested from an event log); use protocol 'leave-one-out' or 'sliding-window', or ingest a pre-split source"
+      )
     }
     if !missing.isEmpty {
       throw .invalidInput(
         "protocol 'predefined' needs the source's train, valid and test splits, but the interactions log lacks "
-          + "\(missing.map { "'\($0)'" }.joined(separator: ", ")); ingest the missing split files or use protocol 'leave-one-out' or 'sliding-window'")
+          + "\(missing.map { "'\($0)'" }.joined(separator: ", ")); ingest the missing split files or use protocol 'leave-one-out' or 'sliding-window'"
+      )
     }
     var result: [SplitName: SampleSet] = [:]
     for split in SplitName.allCases {
@@ -44,6 +46,7 @@ enum PredefinedSplits {
 
   static func outOfRange(_ split: SplitName, _ index: Int, what: String, bound: String) -> PipelineError {
     .invalidInput(
-      "the interactions log's predefined '\(split.rawValue)' sample \(index) names \(what), but there are \(bound); rerun ingest with --force")
+      "the interactions log's predefined '\(split.rawValue)' sample \(index) names \(what), but there are \(bound); rerun ingest with --force"
+    )
   }
 }
