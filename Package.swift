@@ -68,14 +68,19 @@ let package = Package(
     executable("tca-ingest"),
     executable("tca-prepare"),
 
-    .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
-    .testTarget(name: "WrapperTests", dependencies: ["SQLiteStore", "Zstd", "Zlib", "DenseLinearAlgebra"]),
-    .testTarget(name: "ArtifactFormatsTests", dependencies: ["ArtifactFormats", "PipelineCore"]),
+    // Test helpers shared by every test target (temporary folders, the shared real data).
+    .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
+    .testTarget(name: "PipelineCoreTests", dependencies: ["TestSupport", "PipelineCore"]),
     .testTarget(
-      name: "PipelineGraphTests", dependencies: ["PipelineGraph", "ArtifactFormats", "PipelineCore", "StageCommands"]),
-    .testTarget(name: "LogIngestTests", dependencies: ["LogIngest", "ArtifactFormats", "PipelineCore"]),
+      name: "WrapperTests", dependencies: ["TestSupport", "SQLiteStore", "Zstd", "Zlib", "DenseLinearAlgebra"]),
+    .testTarget(name: "ArtifactFormatsTests", dependencies: ["TestSupport", "ArtifactFormats", "PipelineCore"]),
     .testTarget(
-      name: "InteractionsTests", dependencies: ["Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
-    .testTarget(name: "EndToEndTests", dependencies: ["PipelineCore"], exclude: ["Goldens"]),
+      name: "PipelineGraphTests",
+      dependencies: ["TestSupport", "PipelineGraph", "ArtifactFormats", "PipelineCore", "StageCommands"]),
+    .testTarget(name: "LogIngestTests", dependencies: ["TestSupport", "LogIngest", "ArtifactFormats", "PipelineCore"]),
+    .testTarget(
+      name: "InteractionsTests",
+      dependencies: ["TestSupport", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PipelineCore"], exclude: ["Goldens"]),
   ]
 )

@@ -1,5 +1,6 @@
 import ArtifactFormats
 import PipelineCore
+import TestSupport
 import Testing
 
 @Suite("NumPy .npy files")

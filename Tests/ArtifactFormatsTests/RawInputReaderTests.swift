@@ -1,6 +1,7 @@
 import ArtifactFormats
 import Foundation
 import PipelineCore
+import TestSupport
 import Testing
 
 @Suite("Raw input reader")

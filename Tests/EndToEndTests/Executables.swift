@@ -66,22 +66,6 @@ enum Executables {
   }
 }
 
-/// The real datasets of ../shared/data (PROVENANCE.md). Tests skip without them, and fail instead
-/// when TCA_REQUIRE_SHARED_DATA=1 (CI).
-enum SharedData {
-  static let root: String = FileSystem.absolute(FileSystem.environment("TCA_SHARED_DATA") ?? "../shared/data")
-
-  static func available(_ relative: String) -> Bool {
-    if FileSystem.exists(FileSystem.join(root, relative)) { return true }
-    if FileSystem.environment("TCA_REQUIRE_SHARED_DATA") == "1" {
-      Issue.record("shared data '\(relative)' is missing under \(root) and TCA_REQUIRE_SHARED_DATA=1")
-    } else {
-      print("skipping: shared data '\(relative)' not found under \(root)")
-    }
-    return false
-  }
-}
-
 /// All files of a directory tree with their hashes (for byte-identity checks).
 func treeHashes(_ directory: String) throws -> [String: String] {
   var result: [String: String] = [:]

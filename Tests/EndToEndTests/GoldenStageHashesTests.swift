@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import TestSupport
 import Testing
 
 /// Every stage's output hashes on small fixtures, compared to recorded ones: a change of output

@@ -2,6 +2,7 @@ import ArtifactFormats
 import Interactions
 import LogIngest
 import PipelineCore
+import TestSupport
 import Testing
 
 @Suite struct ArtifactTests {
@@ -20,7 +21,6 @@ import Testing
 
   @Test func writeThenReadGivesTheSameSamples() throws {
     let directory = try TemporaryDirectory()
-    defer { directory.remove() }
     let output = try PrepareStage.prepare(log, options: options())
     try writeArtifact(output, to: directory.path)
     let read = try PreparedSamples.read(from: directory.path)
@@ -40,10 +40,6 @@ import Testing
   @Test func runWritesEveryDeclaredOutputAndReturnsMetrics() throws {
     let input = try TemporaryDirectory()
     let output = try TemporaryDirectory()
-    defer {
-      input.remove()
-      output.remove()
-    }
     try log.write(to: input.path)
     let parameters = try PrepareStage.resolveParameters(
       ["user_k_core": 3, "item_k_core": 3, "max_history": 5], entry: "prepare", file: "test.yaml")
@@ -64,10 +60,6 @@ import Testing
   @Test func preparingTwiceGivesByteIdenticalFiles() throws {
     let first = try TemporaryDirectory()
     let second = try TemporaryDirectory()
-    defer {
-      first.remove()
-      second.remove()
-    }
     try writeArtifact(try PrepareStage.prepare(log, options: options()), to: first.path)
     try writeArtifact(try PrepareStage.prepare(log, options: options()), to: second.path)
     for name in PreparedSamples.fileNames {
@@ -78,7 +70,6 @@ import Testing
   /// Writes a valid artifact, lets `corrupt` damage it, and returns the validation error.
   func validationError(_ corrupt: (TemporaryDirectory) throws -> Void) throws -> PipelineError? {
     let directory = try TemporaryDirectory()
-    defer { directory.remove() }
     try writeArtifact(try PrepareStage.prepare(log, options: options()), to: directory.path)
     try corrupt(directory)
     return #expect(throws: PipelineError.self) {
@@ -139,7 +130,6 @@ import Testing
 
   @Test func historiesLongerThanMaxHistoryFailValidation() throws {
     let directory = try TemporaryDirectory()
-    defer { directory.remove() }
     try writeArtifact(try PrepareStage.prepare(log, options: options()), to: directory.path)
     let error = #expect(throws: PipelineError.self) {
       try PrepareStage.validate(artifact: directory.path, manifest: testManifest(params: ["max_history": 2]))

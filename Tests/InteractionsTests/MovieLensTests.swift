@@ -1,6 +1,7 @@
 import Interactions
 import LogIngest
 import PipelineCore
+import TestSupport
 import Testing
 
 /// MovieLens 100K (`u.data`: user, item, rating, timestamp, tab-separated), read here directly so the

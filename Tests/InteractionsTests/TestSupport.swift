@@ -87,20 +87,6 @@ extension PreparedSamples {
   }
 }
 
-/// A fresh directory under /tmp, removed by `remove()`.
-struct TemporaryDirectory {
-  let path: String
-
-  init() throws {
-    path = "/tmp/interactions-tests-\(UInt64.random(in: 0...UInt64.max))"
-    try FileSystem.createDirectory(path)
-  }
-
-  func remove() { try? FileSystem.removeTree(path) }
-
-  func file(_ name: String) -> String { FileSystem.join(path, name) }
-}
-
 /// A manifest good enough for `validate` (it reads only `params`).
 func testManifest(params: [String: JSONValue] = ["max_history": 50]) -> Manifest {
   Manifest(

@@ -2,6 +2,7 @@ import ArtifactFormats
 import Foundation
 import LogIngest
 import PipelineCore
+import TestSupport
 import Testing
 
 /// gzip inputs read the same as plain ones; a truncated stream is an error naming the byte offset.

@@ -1,6 +1,7 @@
 import ArtifactFormats
 import LogIngest
 import PipelineCore
+import TestSupport
 import Testing
 
 /// One run of the ingest stage into a fresh temporary directory, with what it wrote read back.

@@ -1,6 +1,7 @@
 import ArtifactFormats
 import LogIngest
 import PipelineCore
+import TestSupport
 import Testing
 
 /// The stage's declaration: parameters, defaults, raw files, and validation of what it wrote.

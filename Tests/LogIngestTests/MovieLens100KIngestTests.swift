@@ -1,6 +1,7 @@
 import ArtifactFormats
 import LogIngest
 import PipelineCore
+import TestSupport
 import Testing
 
 /// MovieLens 100K from ../shared/data/movielens/ml-100k: 943 users, 1,682 items, 100,000 ratings.

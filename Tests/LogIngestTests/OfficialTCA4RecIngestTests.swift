@@ -1,6 +1,7 @@
 import ArtifactFormats
 import LogIngest
 import PipelineCore
+import TestSupport
 import Testing
 
 /// The official TCA4Rec processed CSVs from ../shared/data/tca4rec-official (critical88/TCA4Rec).

@@ -1,6 +1,7 @@
 import ArtifactFormats
 import LogIngest
 import PipelineCore
+import TestSupport
 import Testing
 
 /// Amazon Beauty as P5 sequences joined to titles, from ../shared/data/amazon-beauty-processed.

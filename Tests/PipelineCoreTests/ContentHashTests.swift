@@ -1,4 +1,5 @@
 import PipelineCore
+import TestSupport
 import Testing
 
 @Suite("Content hashes and file system")

@@ -2,6 +2,7 @@ import ArtifactFormats
 import PipelineCore
 import PipelineGraph
 import StageCommands
+import TestSupport
 import Testing
 
 /// Writes pipeline files into a temporary folder and loads them with the real stage registry.
