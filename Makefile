@@ -53,7 +53,7 @@ gc: build
 test: test-swift test-python
 
 test-swift: build
-	$(SWIFT) test -c $(CONFIG)
+	$(SWIFT) test -c $(CONFIG) --disable-testable-imports
 
 test-python: build $(VENV)/.installed
 	TCA_BIN=$(BIN) $(PYTHON) -m pytest -q Tests/python

@@ -4,37 +4,37 @@
 /// A quote inside an unquoted field is kept as a literal character (as Python's `csv` does); a
 /// character other than the separator right after a closing quote is an error, and so is a file
 /// that ends inside a quoted field. Line breaks inside quotes come back as `\n`.
-struct CSVRecordParser {
+public struct CSVRecordParser {
   /// Why a record cannot be parsed, and the line where it starts.
-  struct SyntaxError: Error {
-    var reason: String
-    var line: Int
+  public struct SyntaxError: Error {
+    public var reason: String
+    public var line: Int
   }
 
-  let separator: UInt8
+  public let separator: UInt8
   private static let quote = UInt8(ascii: "\"")
   /// The record completed by the last `consume` that returned `true`.
-  private(set) var record = CSVRecord()
+  public private(set) var record = CSVRecord()
   /// The first line of the record being read or just completed.
-  private(set) var recordStartLine = 0
+  public private(set) var recordStartLine = 0
   private var inRecord = false
   private var inQuotes = false
   private var afterClosingQuote = false
   private var atFieldStart = true
 
-  init(separator: UInt8 = UInt8(ascii: ",")) {
+  public init(separator: UInt8 = UInt8(ascii: ",")) {
     self.separator = separator
   }
 
   /// Whether the parser is in the middle of a quoted field that continues on the next line.
-  var isInsideQuotedField: Bool { inRecord && inQuotes }
+  public var isInsideQuotedField: Bool { inRecord && inQuotes }
 
   /// Consumes one line (without its line break).
   /// - Returns: `true` when the line completes a record, which `record` then holds.
   /// - Throws: `SyntaxError` for text after a closing quote; the partial record is dropped and the
   ///   next line starts a new record.
   /// - Complexity: O(line length).
-  mutating func consume(_ line: UnsafeBufferPointer<UInt8>, number: Int) throws(SyntaxError) -> Bool {
+  public mutating func consume(_ line: UnsafeBufferPointer<UInt8>, number: Int) throws(SyntaxError) -> Bool {
     if inRecord {
       record.append(0x0A)
     } else {
@@ -93,7 +93,7 @@ struct CSVRecordParser {
   }
 
   /// Checks that the input did not end inside a quoted field.
-  func finish() throws(SyntaxError) {
+  public func finish() throws(SyntaxError) {
     if isInsideQuotedField {
       throw SyntaxError(
         reason: "a quoted field opened here never closes (the file ends inside it)", line: recordStartLine)

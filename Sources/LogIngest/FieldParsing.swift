@@ -1,10 +1,10 @@
 /// Parsing of fields straight from the bytes of a line, without making a `String` per field: the
 /// readers' hot loops split a line into byte ranges and parse numbers in place.
-enum FieldParsing {
+public enum FieldParsing {
   /// A decimal integer with an optional sign and no surrounding spaces.
   /// - Returns: the value, or `nil` when the bytes are empty, hold anything but digits, or overflow.
   @inline(__always)
-  static func integer(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+  public static func integer(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
     var index = 0
     let count = bytes.count
     guard count > 0 else { return nil }
@@ -39,7 +39,7 @@ enum FieldParsing {
   /// Plain decimals of at most 15 significant digits take a fast path that is still correctly rounded:
   /// both the digits and the power of ten are exact doubles, so the one division rounds once.
   /// Anything else goes through the standard library's parser.
-  static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+  public static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
     let count = bytes.count
     guard count > 0 else { return nil }
     var index = 0
@@ -88,7 +88,7 @@ enum FieldParsing {
 
   /// Splits a line at every `separator` byte (empty fields kept), replacing `fields`' contents.
   @inline(__always)
-  static func split(_ line: UnsafeBufferPointer<UInt8>, separator: UInt8, into fields: inout [Range<Int>]) {
+  public static func split(_ line: UnsafeBufferPointer<UInt8>, separator: UInt8, into fields: inout [Range<Int>]) {
     fields.removeAll(keepingCapacity: true)
     var start = 0
     for index in 0..<line.count where line[index] == separator {
@@ -100,7 +100,7 @@ enum FieldParsing {
 
   /// Splits a line at runs of spaces and tabs (no empty fields), replacing `fields`' contents.
   @inline(__always)
-  static func splitWhitespace(_ line: UnsafeBufferPointer<UInt8>, into fields: inout [Range<Int>]) {
+  public static func splitWhitespace(_ line: UnsafeBufferPointer<UInt8>, into fields: inout [Range<Int>]) {
     fields.removeAll(keepingCapacity: true)
     var index = 0
     let count = line.count
@@ -113,12 +113,12 @@ enum FieldParsing {
   }
 
   /// Whether a line holds nothing but spaces and tabs.
-  static func isBlank(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+  public static func isBlank(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
     line.allSatisfy { $0 == 0x20 || $0 == 0x09 }
   }
 
   /// Decodes ISO-8859-1 (latin-1): every byte is the Unicode scalar of the same value.
-  static func latin1String(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+  public static func latin1String(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
     if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
     var scalars = String.UnicodeScalarView()
     for byte in bytes { scalars.append(Unicode.Scalar(byte)) }
@@ -126,14 +126,14 @@ enum FieldParsing {
   }
 
   /// A field's text for an error message, cut to 40 characters and with invalid UTF-8 repaired.
-  static func preview(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+  public static func preview(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
     let text = String(decoding: bytes, as: UTF8.self)
     guard text.count > 40 else { return text }
     return String(text.prefix(40)) + "…"
   }
 
   /// The field without leading and trailing spaces and tabs.
-  static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+  public static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
     var start = 0
     var end = bytes.count
     while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }

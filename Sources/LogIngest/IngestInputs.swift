@@ -92,13 +92,15 @@ struct IngestInputs {
     let path = try path(role)
     let name = FileSystem.baseName(path)
     let reader = try RawInputReader(path: path, allowTruncated: allowTruncated)
-    let progress = ProgressReporter(diagnostics: report.diagnostics, label: "ingest: reading \(name)", unit: "lines")
+    // Progress in bytes of the file as stored (compressed bytes for .gz/.zst), so the ETA is real.
+    let progress = ProgressReporter(
+      diagnostics: report.diagnostics, label: "ingest: reading \(name)", unit: "bytes", total: reader.fileSize)
     var lines = 0
     var blankLines = 0
     var nonBlankLines = 0
     try reader.forEachLine { line, number in
       lines = number
-      progress.update(Int64(number))
+      progress.update(reader.bytesRead)
       if FieldParsing.isBlank(line) {
         blankLines += 1
         if skippingBlankLines { return }

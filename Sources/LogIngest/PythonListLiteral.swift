@@ -4,17 +4,17 @@
 /// Accepted: `[`, integers (an optional `-`, no leading zeros, as Python 3 writes them), commas,
 /// spaces and tabs, `]`, and a trailing comma after the last element as Python allows. Anything else
 /// is an error with the 1-based character position, never a guess.
-enum PythonListLiteral {
+public enum PythonListLiteral {
   /// What is wrong with a literal, and at which character (1-based).
-  struct SyntaxError: Error, CustomStringConvertible {
-    var reason: String
-    var position: Int
-    var description: String { "\(reason) at character \(position)" }
+  public struct SyntaxError: Error, CustomStringConvertible {
+    public var reason: String
+    public var position: Int
+    public var description: String { "\(reason) at character \(position)" }
   }
 
   /// Parses `bytes` into `values` (replacing its contents).
   /// - Complexity: O(n) in the length of the literal.
-  static func parseIntegers(_ bytes: UnsafeBufferPointer<UInt8>, into values: inout [Int64]) throws(SyntaxError) {
+  public static func parseIntegers(_ bytes: UnsafeBufferPointer<UInt8>, into values: inout [Int64]) throws(SyntaxError) {
     values.removeAll(keepingCapacity: true)
     var index = 0
     let count = bytes.count

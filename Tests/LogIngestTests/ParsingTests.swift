@@ -1,6 +1,6 @@
 import Testing
 
-@testable import LogIngest
+import LogIngest
 
 /// The byte-level parsers the readers share: hand-worked examples.
 @Suite struct ParsingTests {
