@@ -168,7 +168,7 @@ public final class RawInputReader {
       }
       throw PipelineError(
         .invalidInput,
-        "'\(FileSystem.baseName(path))' is truncated at byte \(offset) (\(compression.rawValue) stream ends early); re-download it or pass --allow-truncated"
+        "'\(FileSystem.baseName(path))' is truncated at byte \(offset) (\(compression.rawValue) stream ends early); re-download it, or set allow_truncated: true in the ingest params to keep the complete lines"
       )
     }
   }
