@@ -31,6 +31,8 @@ let package = Package(
     .executable(name: "tca", targets: ["tca"]),
     .executable(name: "tca-ingest", targets: ["tca-ingest"]),
     .executable(name: "tca-prepare", targets: ["tca-prepare"]),
+    .executable(name: "tca-tokenize", targets: ["tca-tokenize"]),
+    .executable(name: "tca-trie", targets: ["tca-trie"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,17 +58,22 @@ let package = Package(
     // One module per stage; a stage may use upstream stages only.
     module("LogIngest", ["ArtifactFormats", "PipelineCore"]),
     module("Interactions", ["LogIngest", "ArtifactFormats", "PipelineCore"]),
+    module("BPETokenizer", ["Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
+    module("TitleTrie", ["BPETokenizer", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
 
     module(
       "StageCommands",
       [
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        "PipelineGraph", "LogIngest", "Interactions", "ArtifactFormats", "PipelineCore",
+        "PipelineGraph", "LogIngest", "Interactions", "BPETokenizer", "TitleTrie", "ArtifactFormats",
+        "PipelineCore",
       ]),
 
     executable("tca"),
     executable("tca-ingest"),
     executable("tca-prepare"),
+    executable("tca-tokenize"),
+    executable("tca-trie"),
 
     // Test helpers shared by every test target (temporary folders, the shared real data).
     .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
@@ -81,6 +88,11 @@ let package = Package(
     .testTarget(
       name: "InteractionsTests",
       dependencies: ["TestSupport", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
+    .testTarget(
+      name: "BPETokenizerTests", dependencies: ["TestSupport", "BPETokenizer", "ArtifactFormats", "PipelineCore"]),
+    .testTarget(
+      name: "TitleTrieTests",
+      dependencies: ["TestSupport", "TitleTrie", "BPETokenizer", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PipelineCore"], exclude: ["Goldens"]),
   ]
 )

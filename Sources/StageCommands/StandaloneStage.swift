@@ -112,3 +112,27 @@ public struct PrepareCommand: ParsableCommand {
   public init() {}
   public func run() throws { try options.execute(stageRegistry.stage(named: "prepare")!, tool: "tca-prepare") }
 }
+
+/// `tca-tokenize`: the tokenizer stage on its own.
+public struct TokenizeCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "tca-tokenize", abstract: "Loads a pretrained tokenizer or trains a byte-level BPE on the item titles.")
+  @OptionGroup var options: StageOptions
+  public init() {}
+  public func run() throws {
+    guard let stage = stageRegistry.stage(named: "tokenizer") else { throw ExitCode(1) }
+    try options.execute(stage, tool: "tca-tokenize")
+  }
+}
+
+/// `tca-trie`: the trie stage on its own.
+public struct TrieCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "tca-trie", abstract: "Encodes every item title and builds the title trie with contiguous item ranges.")
+  @OptionGroup var options: StageOptions
+  public init() {}
+  public func run() throws {
+    guard let stage = stageRegistry.stage(named: "trie") else { throw ExitCode(1) }
+    try options.execute(stage, tool: "tca-trie")
+  }
+}
