@@ -11,7 +11,7 @@ BIN := .build/$(CONFIG)
 TCA := $(BIN)/tca
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-STAGES := ingest prepare
+STAGES := ingest prepare tokenizer trie
 APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev pkg-config zstd python3-venv
 
 .PHONY: all build pipeline $(STAGES) status validate test test-swift test-python deps deps-system deps-python \

@@ -1,7 +1,11 @@
 import ArtifactFormats
+import BPETokenizer
 import Interactions
 import LogIngest
 import PipelineGraph
+import TitleTrie
 
 /// Every stage this build knows, for the driver and `tca validate`.
-public let stageRegistry = StageRegistry([IngestStage.self, PrepareStage.self])
+public let stageRegistry = StageRegistry([
+  IngestStage.self, PrepareStage.self, TokenizerStage.self, TrieStage.self,
+])

@@ -38,6 +38,7 @@ def pipeline_runs(tmp_path_factory):
         ("ml-100k", "movielens/ml-100k/u.data"),
         ("beauty", "amazon-beauty-processed/p5-Wenyueh-LLM-RecSys-ID/sequential_data.txt"),
         ("toys-official", "tca4rec-official/Toys_and_Games/item.csv"),
+        ("toys-official-llama", "tokenizers/llama3.2/tokenizer.json"),
     ]:
         if (SHARED / marker).exists():
             runs[name] = run_pipeline(name, home, SHARED)

@@ -1,0 +1,17 @@
+import BPETokenizer
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+extension TrieStage {
+  /// The tokenizer of a `tokenizer` artifact as a batch encoder of titles: each standalone, no
+  /// special tokens added (no BOS; `TitleSequences` appends EOS), on every processor online.
+  static func loadEncoder(tokenizer directory: String) throws -> ([String]) -> [[UInt32]] {
+    let tokenizer = try TokenizerStage.loadTokenizer(artifact: directory)
+    let threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    return { tokenizer.encodeBatch($0, addSpecialTokens: false, threads: threads) }
+  }
+}
