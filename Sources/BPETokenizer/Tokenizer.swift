@@ -67,7 +67,10 @@ public final class Tokenizer: Sendable {
     func matcher(normalized: Bool) -> AddedTokenMatcher {
       AddedTokenMatcher(
         parts.addedTokens.filter { $0.normalized == normalized }.map {
-          ($0.content, AddedTokenMatcher.Entry(id: UInt32($0.id), lstrip: $0.lstrip, rstrip: $0.rstrip, singleWord: $0.singleWord))
+          (
+            $0.content,
+            AddedTokenMatcher.Entry(id: UInt32($0.id), lstrip: $0.lstrip, rstrip: $0.rstrip, singleWord: $0.singleWord)
+          )
         })
     }
     rawTokenMatcher = matcher(normalized: false)
@@ -166,11 +169,14 @@ public final class Tokenizer: Sendable {
   static func templateProcessing(
     bos: String?, eos: String?, addedTokens: [AddedToken], vocabulary: [String: UInt32]
   ) throws(PipelineError) -> (JSONValue, SpecialTokenTemplate) {
-    let byteLevel: JSONValue = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
+    let byteLevel: JSONValue = [
+      "type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true,
+    ]
     if bos == nil && eos == nil { return (byteLevel, SpecialTokenTemplate()) }
     var specialTokens: [String: JSONValue] = [:]
     func piece(_ token: String, typeID: Int) throws(PipelineError) -> JSONValue {
-      guard let id = addedTokens.first(where: { $0.content == token }).map({ UInt32($0.id) }) ?? vocabulary[token] else {
+      guard let id = addedTokens.first(where: { $0.content == token }).map({ UInt32($0.id) }) ?? vocabulary[token]
+      else {
         throw PipelineError.invalidInput("special token '\(token)' is neither an added token nor in the vocabulary")
       }
       specialTokens[token] = ["id": .string(token), "ids": [.integer(Int64(id))], "tokens": [.string(token)]]
@@ -188,7 +194,8 @@ public final class Tokenizer: Sendable {
     pair.append(["Sequence": ["id": "B", "type_id": 1]])
     if let eos { pair.append(try piece(eos, typeID: 1)) }
     let template: JSONValue = [
-      "type": "TemplateProcessing", "single": .array(single), "pair": .array(pair), "special_tokens": .object(specialTokens),
+      "type": "TemplateProcessing", "single": .array(single), "pair": .array(pair),
+      "special_tokens": .object(specialTokens),
     ]
     let json: JSONValue = ["type": "Sequence", "processors": [byteLevel, template]]
     return (json, try SpecialTokenTemplate.parse(json))

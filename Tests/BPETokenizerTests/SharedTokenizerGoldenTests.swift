@@ -32,7 +32,8 @@ struct SharedTokenizerGoldenTests {
     Self.check(
       tokenizer,
       [
-        [15496, 995, 11, 340, 338, 257, 1332, 13], [2538, 11230, 2907, 6176, 19683, 2718, 5838, 319, 16467, 1229, 6277],
+        [15496, 995, 11, 340, 338, 257, 1332, 13],
+        [2538, 11230, 2907, 6176, 19683, 2718, 5838, 319, 16467, 1229, 6277],
         [220, 679, 6, 3069, 1414, 17031, 2231, 3134, 5054, 3228, 628],
         [33768, 98, 17312, 105, 45739, 252, 30325, 222, 40304],
         [27, 91, 437, 1659, 5239, 91, 29, 87, 27, 91, 27471, 62, 1659, 62, 5239, 91, 29], [],
@@ -42,14 +43,16 @@ struct SharedTokenizerGoldenTests {
   }
 
   @Test(
-    .enabled(if: SharedData.shouldRun("tokenizers/llama3.2/tokenizer.json"), "needs ../shared/data/tokenizers/llama3.2"))
+    .enabled(if: SharedData.shouldRun("tokenizers/llama3.2/tokenizer.json"), "needs ../shared/data/tokenizers/llama3.2")
+  )
   func llama32TokenizerJSON() throws {
     guard SharedData.available("tokenizers/llama3.2/tokenizer.json") else { return }
     let tokenizer = try Tokenizer.load(tokenizerJSON: SharedData.path("tokenizers/llama3.2/tokenizer.json"))
     Self.check(
       tokenizer,
       [
-        [9906, 1917, 11, 433, 596, 264, 1296, 13], [877, 15881, 7834, 15317, 220, 11711, 1806, 16506, 389, 13618, 1791, 10830],
+        [9906, 1917, 11, 433, 596, 264, 1296, 13],
+        [877, 15881, 7834, 15317, 220, 11711, 1806, 16506, 389, 13618, 1791, 10830],
         [220, 1283, 6, 4178, 2343, 220, 4513, 10961, 22, 11441, 25833], [102433, 102158, 91416, 53050],
         [27, 91, 8862, 728, 428, 91, 29, 87, 128000], [],
       ])
@@ -64,7 +67,8 @@ struct SharedTokenizerGoldenTests {
   func qwen2VocabularyAndMerges() throws {
     guard SharedData.available("tokenizers/qwen2/vocab.json") else { return }
     let tokenizer = try Tokenizer.load(
-      vocabulary: SharedData.path("tokenizers/qwen2/vocab.json"), merges: SharedData.path("tokenizers/qwen2/merges.txt"),
+      vocabulary: SharedData.path("tokenizers/qwen2/vocab.json"),
+      merges: SharedData.path("tokenizers/qwen2/merges.txt"),
       preset: .qwen2, specialTokens: ["<|endoftext|>": 151_643, "<|im_start|>": 151_644, "<|im_end|>": 151_645])
     Self.check(
       tokenizer,
@@ -76,7 +80,8 @@ struct SharedTokenizerGoldenTests {
       ])
   }
 
-  @Test(.enabled(if: SharedData.shouldRun("tokenizers/llama3/tokenizer.model"), "needs ../shared/data/tokenizers/llama3"))
+  @Test(
+    .enabled(if: SharedData.shouldRun("tokenizers/llama3/tokenizer.model"), "needs ../shared/data/tokenizers/llama3"))
   func llama3TiktokenRanks() throws {
     guard SharedData.available("tokenizers/llama3/tokenizer.model") else { return }
     let tokenizer = try Tokenizer.load(
@@ -85,7 +90,8 @@ struct SharedTokenizerGoldenTests {
     Self.check(
       tokenizer,
       [
-        [9906, 1917, 11, 433, 596, 264, 1296, 13], [877, 15881, 7834, 15317, 220, 11711, 1806, 16506, 389, 13618, 1791, 10830],
+        [9906, 1917, 11, 433, 596, 264, 1296, 13],
+        [877, 15881, 7834, 15317, 220, 11711, 1806, 16506, 389, 13618, 1791, 10830],
         [220, 1283, 6, 4178, 2343, 220, 4513, 10961, 22, 11441, 25833], [102433, 102158, 91416, 53050],
         [27, 91, 8862, 728, 428, 91, 29, 87, 128000], [],
       ])

@@ -168,7 +168,10 @@ def tca(arguments: list[str], payload: str) -> list[str]:
         [str(binary), "encode", *arguments], input=payload.encode(), capture_output=True, timeout=1800
     )
     assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode().splitlines()
+    # split("\n"), not splitlines(): decoded strings may hold U+2028, U+0085 and other line breaks.
+    lines = result.stdout.decode().split("\n")
+    assert lines.pop() == ""
+    return lines
 
 
 def tca_encode(arguments: list[str], texts: list[str]) -> list[list[int]]:
@@ -259,9 +262,10 @@ def qwen2_arguments() -> list[str]:
     return ["--vocabulary", str(directory / "vocab.json"), "--merges", str(directory / "merges.txt"), "--preset", "qwen2"]
 
 
-# tiktoken is slow on the exotic scalar strings (a minute for all); it sees every fourth scalar, and
-# `tokenizers` (Llama 3.2 runs the same scanner) sees them all.
-SCALAR_STRIDE = {"llama3-tiktoken": 4}
+# Every scalar goes through each scanner at least once: GPT-2's with gpt2, Llama 3's with llama3.2. Qwen 2
+# (Llama 3's scanner with single digits) and tiktoken (a minute for all: slow on exotic strings) see every
+# fourth scalar.
+SCALAR_STRIDE = {"llama3-tiktoken": 4, "qwen2": 4}
 
 TOKENIZER_SETUPS = {
     "gpt2": (gpt2_arguments, lambda: HuggingFacePeer(hf_gpt2())),
@@ -405,3 +409,109 @@ def test_written_tokenizer_json_loads_in_tokenizers_and_encodes_identically(name
     assert theirs == ours, "\n".join(mismatches(texts, ours, theirs))
     # And our own loader reads it back to the same ids.
     assert tca_encode(["--tokenizer", str(path)], texts[::5]) == ours[::5]
+
+
+def variant_gpt2_prefix_space():
+    from tokenizers import pre_tokenizers
+
+    tokenizer = hf_gpt2()
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    return tokenizer
+
+
+def variant_split_then_byte_level_regex():
+    """Llama 3's Split, then a ByteLevel that adds a prefix space and splits again with GPT-2's regex."""
+    from tokenizers import Regex, pre_tokenizers
+
+    tokenizer = hf_gpt2()
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(LLAMA3_PATTERN), "isolated"),
+         pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True)]
+    )
+    return tokenizer
+
+
+def variant_added_token_flags():
+    """Added tokens with every flag, matched before and after normalization."""
+    from tokenizers import AddedToken
+
+    tokenizer = hf_gpt2()
+    tokenizer.add_special_tokens([AddedToken("<mask>", lstrip=True, special=True, normalized=False),
+                                  AddedToken("<|endoftext|>", special=True, normalized=False)])
+    tokenizer.add_tokens([
+        AddedToken("Star", single_word=True, normalized=False),
+        AddedToken(" Wars", rstrip=True, normalized=True),
+        AddedToken("ing", single_word=True, lstrip=True, rstrip=True),
+        AddedToken("日本", normalized=True),
+        AddedToken("'s", lstrip=True, normalized=False),
+    ])
+    return tokenizer
+
+
+def variant_unknown_and_byte_fallback(fuse: bool):
+    """A small model that lacks most bytes: <0xXX> tokens for some, <unk> for the rest."""
+    from tokenizers import Tokenizer, decoders, pre_tokenizers
+    from tokenizers.models import BPE
+
+    alphabet = [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["Ġ", "Ċ"]
+    vocabulary = {"<unk>": 0}
+    for token in alphabet + [f"<0x{b:02X}>" for b in range(0x30, 0x3A)] + ["<0xC4>", "<0xA0>"]:
+        vocabulary[token] = len(vocabulary)
+    merges = [("t", "h"), ("th", "e"), ("Ġ", "a"), ("i", "n"), ("in", "g"), ("Ġ", "th")]
+    for left, right in merges:
+        vocabulary.setdefault(left + right, len(vocabulary))
+    model = BPE(vocab=vocabulary, merges=merges, unk_token="<unk>", fuse_unk=fuse, byte_fallback=True)
+    tokenizer = Tokenizer(model)
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def variant_llama32_ignore_merges():
+    from tokenizers import Tokenizer
+
+    document = json.loads(need_shared(f"{TOKENIZERS}/llama3.2/tokenizer.json").read_text())
+    document["model"]["ignore_merges"] = True
+    return Tokenizer.from_str(json.dumps(document))
+
+
+VARIANTS = {
+    "gpt2-add-prefix-space": variant_gpt2_prefix_space,
+    "split-then-byte-level-regex": variant_split_then_byte_level_regex,
+    "added-token-flags": variant_added_token_flags,
+    "unk-and-byte-fallback": lambda: variant_unknown_and_byte_fallback(fuse=False),
+    "fused-unk-and-byte-fallback": lambda: variant_unknown_and_byte_fallback(fuse=True),
+    "llama3.2-ignore-merges": variant_llama32_ignore_merges,
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_tokenizer_json_options_identical_to_tokenizers(name, tmp_path):
+    """tokenizer.json files saved by `tokenizers` with the options the shared tokenizers leave off."""
+    tokenizer = VARIANTS[name]()
+    path = tmp_path / "tokenizer.json"
+    tokenizer.save(str(path))
+    texts = corpus()["titles"][::10] + corpus()["adversarial"] + corpus()["random"]
+    texts += ["Star Wars", "a Star b", "Stars", "xStar", "going in", "ing", " ing ", "it's 's", "a <mask> b",
+              " <mask>", "日本語", "say Wars  now", "<|endoftext|> <mask>ing"]
+    ours = tca_encode(["--tokenizer", str(path)], texts)
+    theirs = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    assert ours == theirs, "\n".join(mismatches(texts, ours, theirs))
+    with_special = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=True)]
+    assert tca_encode(["--tokenizer", str(path), "--add-special-tokens"], texts) == with_special
+    decoded = tca_decode(["--tokenizer", str(path)], ours)
+    assert decoded == tokenizer.decode_batch(ours, skip_special_tokens=False)
+    skipped = tca_decode(["--tokenizer", str(path), "--skip-special-tokens"], ours)
+    assert skipped == tokenizer.decode_batch(ours, skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama3.2"])
+def test_decoding_prefixes_replaces_broken_utf8_like_tokenizers(name):
+    """Every prefix of the ids of multi-byte text: cut characters become U+FFFD exactly as
+    `tokenizers` (Rust's from_utf8_lossy) writes them."""
+    result = comparison(name)
+    texts = ["日本語 😀 café", "👨‍👩‍👧‍👦 family", "Ελληνικά मराठी", "\U0010fffd\u0800\x80", "ǅ🏳️‍🌈 ẞ"]
+    ids = tca_encode(result["arguments"], texts)
+    prefixes = [row[:end] for row in ids for end in range(len(row) + 1)]
+    prefixes += [row[start:] for row in ids for start in range(len(row))]
+    assert tca_decode(result["arguments"], prefixes) == result["peer"].decode(prefixes)

@@ -49,7 +49,8 @@ final class BytePairModel: @unchecked Sendable {  // immutable after init
     for (rank, merge) in merges.enumerated() {
       guard let left = vocabulary[merge.0] else { throw Self.missingMergeToken(merge.0, rank: rank) }
       guard let right = vocabulary[merge.1] else { throw Self.missingMergeToken(merge.1, rank: rank) }
-      let rightText = prefixLength == 0 ? merge.1 : String(decoding: merge.1.utf8.dropFirst(prefixLength), as: UTF8.self)
+      let rightText =
+        prefixLength == 0 ? merge.1 : String(decoding: merge.1.utf8.dropFirst(prefixLength), as: UTF8.self)
       let mergedText = merge.0 + rightText
       guard let merged = vocabulary[mergedText] else { throw Self.missingMergeToken(mergedText, rank: rank) }
       entries.append((left, right, UInt32(rank), merged))
@@ -273,7 +274,8 @@ final class BytePairModel: @unchecked Sendable {  // immutable after init
       let right = next[position]
       let current = pairs.value(symbols[position], symbols[right])
       // An entry is stale when the pair at its position no longer merges into the same token.
-      guard current != PairRankTable.absent, UInt32(truncatingIfNeeded: current) == UInt32(truncatingIfNeeded: top.value)
+      guard current != PairRankTable.absent,
+        UInt32(truncatingIfNeeded: current) == UInt32(truncatingIfNeeded: top.value)
       else { continue }
       symbols[position] = UInt32(truncatingIfNeeded: top.value)
       alive[right] = false

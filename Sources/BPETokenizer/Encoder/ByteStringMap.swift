@@ -35,7 +35,8 @@ final class ByteStringMap: @unchecked Sendable {  // shared only when no longer 
     while capacity < minimumCapacity * 2 { capacity <<= 1 }
     self.capacity = capacity
     slots = .allocate(capacity: capacity)
-    slots.initialize(repeating: Slot(hash: 0, keyOffset: 0, keyLength: 0, valueOffset: 0, valueCount: 0), count: capacity)
+    slots.initialize(
+      repeating: Slot(hash: 0, keyOffset: 0, keyLength: 0, valueOffset: 0, valueCount: 0), count: capacity)
     keyCapacity = max(64, minimumCapacity * 8)
     keyBytes = .allocate(capacity: keyCapacity)
     valueCapacity = max(64, minimumCapacity * 2)
@@ -138,7 +139,8 @@ final class ByteStringMap: @unchecked Sendable {  // shared only when no longer 
     let oldCapacity = capacity
     capacity *= 2
     slots = .allocate(capacity: capacity)
-    slots.initialize(repeating: Slot(hash: 0, keyOffset: 0, keyLength: 0, valueOffset: 0, valueCount: 0), count: capacity)
+    slots.initialize(
+      repeating: Slot(hash: 0, keyOffset: 0, keyLength: 0, valueOffset: 0, valueCount: 0), count: capacity)
     for index in 0..<oldCapacity where oldSlots[index].hash != 0 {
       var slot = Int(truncatingIfNeeded: oldSlots[index].hash >> 7) & (capacity - 1)
       while slots[slot].hash != 0 { slot = (slot + 1) & (capacity - 1) }

@@ -65,8 +65,11 @@ final class PairRankTable: @unchecked Sendable {  // immutable after init
       let key = keys[slot]
       let value = values[slot]
       result.append(
-        (UInt32(truncatingIfNeeded: key >> 32), UInt32(truncatingIfNeeded: key), UInt32(truncatingIfNeeded: value >> 32),
-          UInt32(truncatingIfNeeded: value)))
+        (
+          UInt32(truncatingIfNeeded: key >> 32), UInt32(truncatingIfNeeded: key),
+          UInt32(truncatingIfNeeded: value >> 32),
+          UInt32(truncatingIfNeeded: value)
+        ))
     }
     return result
   }
