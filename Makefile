@@ -87,8 +87,10 @@ lint:
 check-imports:
 	python3 .ci/check_imports.py
 
-bench: build
-	@echo "benchmarks arrive with the tokenizer, CF and soft-label stages (issues 3-5); see Benchmarks/README.md"
+# Side-by-side benchmarks against the peers, printing ratios (Benchmarks/README.md). Never a test.
+bench: build $(VENV)/.installed
+	TCA_BIN=$(BIN) TCA_SHARED_DATA=$${TCA_SHARED_DATA:-$(TCA_DATA)} $(PYTHON) Benchmarks/tokenizer_bench.py
+	TCA_BIN=$(BIN) TCA_SHARED_DATA=$${TCA_SHARED_DATA:-$(TCA_DATA)} $(PYTHON) Benchmarks/tokenizer_train_bench.py
 
 clean:
 	rm -rf .build $(TCA_HOME)

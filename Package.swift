@@ -92,7 +92,9 @@ let package = Package(
       name: "BPETokenizerTests", dependencies: ["TestSupport", "BPETokenizer", "ArtifactFormats", "PipelineCore"]),
     .testTarget(
       name: "TitleTrieTests",
-      dependencies: ["TestSupport", "TitleTrie", "BPETokenizer", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
+      dependencies: [
+        "TestSupport", "TitleTrie", "BPETokenizer", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore",
+      ]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PipelineCore"], exclude: ["Goldens"]),
   ]
 )

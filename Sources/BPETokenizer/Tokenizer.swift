@@ -25,7 +25,8 @@ public final class Tokenizer: Sendable {
   /// Per id: the bytes `decode` writes (`decodedBytes[decodedOffsets[id]..<decodedOffsets[id + 1]]`).
   let decodedOffsets: [UInt32]
   let decodedBytes: [UInt8]
-  /// Per id: whether its token is an id-less gap (`nil` token), special, or plain.
+  /// Per id: its token (an added token's content, else the vocabulary's byte-level string; `nil` for
+  /// an unused id) and whether it is a special token.
   let tokenTexts: [String?]
   let specialIDs: [Bool]
   let pool = WorkspacePool()

@@ -22,7 +22,8 @@ public struct CSVRecord {
   }
 
   /// Calls `body` with the bytes of field `index`, valid only during the call.
-  public func withField<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+  public func withField<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result
+  {
     try bytes.withUnsafeBufferPointer { try body($0[field: range(index)]) }
   }
 

@@ -14,7 +14,8 @@ public enum PythonListLiteral {
 
   /// Parses `bytes` into `values` (replacing its contents).
   /// - Complexity: O(n) in the length of the literal.
-  public static func parseIntegers(_ bytes: UnsafeBufferPointer<UInt8>, into values: inout [Int64]) throws(SyntaxError) {
+  public static func parseIntegers(_ bytes: UnsafeBufferPointer<UInt8>, into values: inout [Int64]) throws(SyntaxError)
+  {
     values.removeAll(keepingCapacity: true)
     var index = 0
     let count = bytes.count

@@ -124,14 +124,36 @@ struct EncodeCommand: ParsableCommand {
           "tca encode: benchmark: \(texts.count) texts, \(byteCount) bytes, \(String(threeDecimals: seconds)) s, \(String(threeDecimals: rate)) MB/s, \(threads) threads\n"
         )
       }
-      for ids in encoded {
-        var line = "["
-        for (index, id) in ids.enumerated() {
-          if index > 0 { line += "," }
-          line += String(id)
+      Self.printIDLines(encoded)
+    }
+  }
+
+  /// Prints one JSON array of ids per line, formatting digits into bytes (a `String` per number
+  /// would cost more than the encoding itself).
+  static func printIDLines(_ rows: [[UInt32]]) {
+    var buffer: [UInt8] = []
+    var digits = [UInt8](repeating: 0, count: 10)
+    for (index, ids) in rows.enumerated() {
+      if !buffer.isEmpty { buffer.append(0x0A) }
+      buffer.append(UInt8(ascii: "["))
+      for (position, id) in ids.enumerated() {
+        if position > 0 { buffer.append(UInt8(ascii: ",")) }
+        var value = id
+        var count = 0
+        repeat {
+          digits[count] = UInt8(ascii: "0") + UInt8(value % 10)
+          value /= 10
+          count += 1
+        } while value > 0
+        while count > 0 {
+          count -= 1
+          buffer.append(digits[count])
         }
-        line += "]"
-        printData(line)
+      }
+      buffer.append(UInt8(ascii: "]"))
+      if buffer.count >= 1 << 20 || index == rows.count - 1 {
+        printData(String(decoding: buffer, as: UTF8.self))
+        buffer.removeAll(keepingCapacity: true)
       }
     }
   }

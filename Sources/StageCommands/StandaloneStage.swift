@@ -116,7 +116,8 @@ public struct PrepareCommand: ParsableCommand {
 /// `tca-tokenize`: the tokenizer stage on its own.
 public struct TokenizeCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
-    commandName: "tca-tokenize", abstract: "Loads a pretrained tokenizer or trains a byte-level BPE on the item titles.")
+    commandName: "tca-tokenize", abstract: "Loads a pretrained tokenizer or trains a byte-level BPE on the item titles."
+  )
   @OptionGroup var options: StageOptions
   public init() {}
   public func run() throws {
@@ -128,7 +129,8 @@ public struct TokenizeCommand: ParsableCommand {
 /// `tca-trie`: the trie stage on its own.
 public struct TrieCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
-    commandName: "tca-trie", abstract: "Encodes every item title and builds the title trie with contiguous item ranges.")
+    commandName: "tca-trie", abstract: "Encodes every item title and builds the title trie with contiguous item ranges."
+  )
   @OptionGroup var options: StageOptions
   public init() {}
   public func run() throws {

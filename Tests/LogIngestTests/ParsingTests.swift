@@ -1,6 +1,5 @@
-import Testing
-
 import LogIngest
+import Testing
 
 /// The byte-level parsers the readers share: hand-worked examples.
 @Suite struct ParsingTests {
