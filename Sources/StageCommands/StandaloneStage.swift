@@ -31,6 +31,15 @@ public struct StageOptions: ParsableArguments {
     }
   }
 
+  /// Runs the registered stage `name` alone (see `execute(_:tool:)`).
+  func execute(stageNamed name: String, tool: String) throws {
+    guard let stage = stageRegistry.stage(named: name) else {
+      Diagnostics(toolName: tool).error("this build has no stage '\(name)'")
+      throw ExitCode(1)
+    }
+    try execute(stage, tool: tool)
+  }
+
   /// Runs `stage` alone: resolves parameters, hashes raw files, writes into a sibling work directory
   /// and renames it to `--output`. An existing output with the same key is a cache hit.
   func execute(_ stage: any PipelineStage.Type, tool: String) throws {
@@ -101,7 +110,7 @@ public struct IngestCommand: ParsableCommand {
     commandName: "tca-ingest", abstract: "Reads raw review or rating logs into an interactions artifact.")
   @OptionGroup var options: StageOptions
   public init() {}
-  public func run() throws { try options.execute(stageRegistry.stage(named: "ingest")!, tool: "tca-ingest") }
+  public func run() throws { try options.execute(stageNamed: "ingest", tool: "tca-ingest") }
 }
 
 /// `tca-prepare`: the prepare stage on its own.
@@ -110,7 +119,7 @@ public struct PrepareCommand: ParsableCommand {
     commandName: "tca-prepare", abstract: "Filters interactions and splits them into train, valid and test samples.")
   @OptionGroup var options: StageOptions
   public init() {}
-  public func run() throws { try options.execute(stageRegistry.stage(named: "prepare")!, tool: "tca-prepare") }
+  public func run() throws { try options.execute(stageNamed: "prepare", tool: "tca-prepare") }
 }
 
 /// `tca-tokenize`: the tokenizer stage on its own.
@@ -120,10 +129,7 @@ public struct TokenizeCommand: ParsableCommand {
   )
   @OptionGroup var options: StageOptions
   public init() {}
-  public func run() throws {
-    guard let stage = stageRegistry.stage(named: "tokenizer") else { throw ExitCode(1) }
-    try options.execute(stage, tool: "tca-tokenize")
-  }
+  public func run() throws { try options.execute(stageNamed: "tokenizer", tool: "tca-tokenize") }
 }
 
 /// `tca-trie`: the trie stage on its own.
@@ -133,8 +139,5 @@ public struct TrieCommand: ParsableCommand {
   )
   @OptionGroup var options: StageOptions
   public init() {}
-  public func run() throws {
-    guard let stage = stageRegistry.stage(named: "trie") else { throw ExitCode(1) }
-    try options.execute(stage, tool: "tca-trie")
-  }
+  public func run() throws { try options.execute(stageNamed: "trie", tool: "tca-trie") }
 }

@@ -48,17 +48,3 @@ struct IngestRun {
 
   func skipped(_ reason: String) -> JSONValue? { report["skipped"]?[reason] }
 }
-
-/// The message of the `PipelineError` that `body` throws, or a recorded issue.
-func errorMessage(_ body: () throws -> Void) -> String {
-  do {
-    try body()
-    Issue.record("expected an error")
-    return ""
-  } catch let error as PipelineError {
-    return error.message
-  } catch {
-    Issue.record("expected a PipelineError, got \(error)")
-    return ""
-  }
-}

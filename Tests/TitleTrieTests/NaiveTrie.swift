@@ -1,4 +1,5 @@
 import PipelineCore
+import TestSupport
 import Testing
 import TitleTrie
 
@@ -90,19 +91,5 @@ func randomSequences(
     var sequence = (0..<length).map { _ in UInt32(generator.nextInt(below: vocabulary)) }
     if let eos { sequence.append(eos) }
     return sequence
-  }
-}
-
-/// The message of the `PipelineError` that `body` throws, or a recorded issue.
-func errorMessage(_ body: () throws -> Void) -> String {
-  do {
-    try body()
-    Issue.record("expected an error")
-    return ""
-  } catch let error as PipelineError {
-    return error.message
-  } catch {
-    Issue.record("expected a PipelineError, got \(error)")
-    return ""
   }
 }
