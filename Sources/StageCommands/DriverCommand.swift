@@ -26,6 +26,14 @@ func loadGraph(_ pipeline: String) throws -> PipelineGraph {
   return try PipelineGraph(definition: definition, registry: stageRegistry)
 }
 
+/// The runner for a pipeline over the store in `$TCA_HOME` and the data in `$TCA_DATA`.
+func makeRunner(_ pipeline: String, diagnostics: Diagnostics) throws -> PipelineRunner {
+  let graph = try loadGraph(pipeline)
+  let store = try ArtifactStore(home: ArtifactStore.defaultHome(), diagnostics: diagnostics)
+  return PipelineRunner(
+    graph: graph, store: store, dataRoot: PipelineRunner.defaultDataRoot(), diagnostics: diagnostics)
+}
+
 func displayPath(_ path: String) -> String {
   let current = FileSystem.currentDirectory()
   if path.hasPrefix(current + "/") { return String(path.dropFirst(current.count + 1)) }
@@ -53,10 +61,9 @@ struct RunCommand: ParsableCommand {
   func run() throws {
     let diagnostics = common.diagnostics(tool: "tca")
     try reportingErrors(diagnostics) {
-      let graph = try loadGraph(pipeline)
-      let store = try ArtifactStore(home: ArtifactStore.defaultHome(), diagnostics: diagnostics)
-      let runner = PipelineRunner(
-        graph: graph, store: store, dataRoot: PipelineRunner.defaultDataRoot(), diagnostics: diagnostics)
+      let runner = try makeRunner(pipeline, diagnostics: diagnostics)
+      let graph = runner.graph
+      let store = runner.store
       let command =
         (["tca", "run", pipeline] + (only.isEmpty ? [] : ["--only"] + only)
         + (force.isEmpty ? [] : ["--force"] + force) + (dryRun ? ["--dry-run"] : [])).joined(separator: " ")
@@ -92,10 +99,7 @@ struct StatusCommand: ParsableCommand {
   func run() throws {
     let diagnostics = common.diagnostics(tool: "tca")
     try reportingErrors(diagnostics) {
-      let graph = try loadGraph(pipeline)
-      let store = try ArtifactStore(home: ArtifactStore.defaultHome(), diagnostics: diagnostics)
-      let runner = PipelineRunner(
-        graph: graph, store: store, dataRoot: PipelineRunner.defaultDataRoot(), diagnostics: diagnostics)
+      let runner = try makeRunner(pipeline, diagnostics: diagnostics)
       for status in try runner.status() {
         let state = status.isCached ? "cached" : "stale"
         printData(padded(status.entry, 16) + padded(state, 8) + String(status.key.prefix(12)))
