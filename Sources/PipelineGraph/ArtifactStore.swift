@@ -32,6 +32,12 @@ public final class ArtifactStore {
     ] {
       try FileSystem.createDirectory(directory)
     }
+    // Switching a new database to WAL takes an exclusive lock that SQLite's busy handler does not
+    // wait for, so two runs opening a fresh store at once would fail with "database is locked".
+    // Opening (and migrating) the ledger under a file lock serialises exactly that moment.
+    let openLock = try FileLock(path: FileSystem.join(self.home, "locks", "ledger.lock"))
+    try openLock.lock()
+    defer { openLock.unlock() }
     ledger = try Ledger(path: FileSystem.join(self.home, "ledger.sqlite"))
   }
 
