@@ -148,16 +148,7 @@ public enum PrepareStage: PipelineStage {
   public static func validate(artifact directory: String, manifest: Manifest) throws {
     let samples = try PreparedSamples.read(from: directory)
     let reportPath = FileSystem.join(directory, PreparedSamples.reportFile)
-    guard FileSystem.exists(reportPath) else {
-      throw PipelineError.invalidArtifact("'\(reportPath)' is missing; rerun the prepare stage with --force")
-    }
-    let report: JSONValue
-    do { report = try JSONParser.parse(try FileSystem.readFile(reportPath)) } catch let error as PipelineError {
-      throw error
-    } catch {
-      throw PipelineError.invalidArtifact(
-        "'\(reportPath)' is not valid JSON: \(error); rerun the prepare stage with --force")
-    }
+    let report = try ArtifactJSON.read(reportPath, stage: "prepare")
     func mismatch(_ what: String, _ reported: Int64?, _ actual: Int, _ file: String) -> PipelineError {
       .invalidArtifact(
         "'\(reportPath)' says \(what) is \(reported.map(String.init) ?? "missing"), but '\(file)' has \(actual); rerun the prepare stage with --force"

@@ -57,6 +57,19 @@ final class IngestReport {
   ///   - line: the 1-based line number (the first line of a multi-line CSV record).
   ///   - field: the field at fault, when there is one.
   ///   - problem: what is wrong, starting lowercase.
+  /// Parses a CSV field with `parse`; when it does not parse, skips the line with `reason` and the
+  /// field's text ("is not an integer (\"abc\")") and returns nil.
+  func parsedField<Value>(
+    _ record: CSVRecord, _ column: Int, _ parse: (UnsafeBufferPointer<UInt8>) -> Value?, expected: String,
+    reason: String, file: String, line: Int, field: String
+  ) throws(PipelineError) -> Value? {
+    if let value = record.withField(column, parse) { return value }
+    try skip(
+      reason, file: file, line: line, field: field,
+      problem: "is not \(expected) (\"\(record.withField(column, FieldParsing.preview))\")")
+    return nil
+  }
+
   func skip(_ reason: String, file: String, line: Int, field: String? = nil, problem: String) throws(PipelineError) {
     let message = "'\(file)' line \(line): " + (field.map { "field '\($0)' " } ?? "") + problem
     if strict {

@@ -206,15 +206,7 @@ public enum IngestStage: PipelineStage {
   public static func validate(artifact directory: String, manifest: Manifest) throws {
     let log = try InteractionLog.read(from: directory)
     let reportPath = FileSystem.join(directory, InteractionLog.reportFile)
-    guard FileSystem.exists(reportPath) else {
-      throw PipelineError.invalidArtifact("'\(reportPath)' is missing; rerun ingest with --force")
-    }
-    let report: JSONValue
-    do {
-      report = try JSONParser.parse(try FileSystem.readFile(reportPath))
-    } catch {
-      throw PipelineError.invalidArtifact("'\(reportPath)' is not valid JSON: \(error); rerun ingest with --force")
-    }
+    let report = try ArtifactJSON.read(reportPath, stage: "ingest")
     let expected: [(String, Int)] = [
       ("events", log.eventCount), ("users", log.users.count), ("items", log.items.count),
       ("items_with_title", log.items.count(where: { $0.title != nil })),

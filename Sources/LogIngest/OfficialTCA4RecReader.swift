@@ -167,36 +167,34 @@ enum OfficialTCA4RecReader {
           "wrong_field_count", file: name, line: number, problem: "has \(record.count) fields, expected \(columnCount)")
         return
       }
-      guard let uid = record.withField(uidColumn, FieldParsing.integer) else {
-        try report.skip(
-          "bad_uid", file: name, line: number, field: "uid",
-          problem: "is not an integer (\"\(record.withField(uidColumn, FieldParsing.preview))\")")
-        return
-      }
-      guard let iid = record.withField(iidColumn, FieldParsing.integer) else {
-        try report.skip(
-          "bad_iid", file: name, line: number, field: "iid",
-          problem: "is not an integer (\"\(record.withField(iidColumn, FieldParsing.preview))\")")
-        return
-      }
+      guard
+        let uid = try report.parsedField(
+          record, uidColumn, FieldParsing.integer, expected: "an integer", reason: "bad_uid", file: name, line: number,
+          field: "uid")
+      else { return }
+      guard
+        let iid = try report.parsedField(
+          record, iidColumn, FieldParsing.integer, expected: "an integer", reason: "bad_iid", file: name, line: number,
+          field: "iid")
+      else { return }
       guard iid >= 1 && iid <= Int64(itemCount) else {
         try report.skip(
           "unknown_item", file: name, line: number, field: "iid",
           problem: "is \(iid), outside the items 1…\(itemCount) of item.csv")
         return
       }
-      guard let rating = record.withField(ratingColumn, FieldParsing.decimal) else {
-        try report.skip(
-          "bad_rating", file: name, line: number, field: "rating",
-          problem: "is not a number (\"\(record.withField(ratingColumn, FieldParsing.preview))\")")
-        return
-      }
-      guard let timestamp = record.withField(timestampColumn, FieldParsing.integer) else {
-        try report.skip(
-          "bad_timestamp", file: name, line: number, field: "timestamp",
-          problem: "is not an integer (\"\(record.withField(timestampColumn, FieldParsing.preview))\")")
-        return
-      }
+      guard
+        let rating = try report.parsedField(
+          record, ratingColumn, FieldParsing.decimal, expected: "a number", reason: "bad_rating", file: name,
+          line: number,
+          field: "rating")
+      else { return }
+      guard
+        let timestamp = try report.parsedField(
+          record, timestampColumn, FieldParsing.integer, expected: "an integer", reason: "bad_timestamp", file: name,
+          line: number,
+          field: "timestamp")
+      else { return }
       let parseError: PythonListLiteral.SyntaxError? = record.withField(historyColumn) { bytes in
         do throws(PythonListLiteral.SyntaxError) {
           try PythonListLiteral.parseIntegers(bytes, into: &values)

@@ -86,12 +86,12 @@ enum SequenceFileReader {
           problem: "has \(record.count) fields, expected \(columnCount)")
         return
       }
-      guard let id = record.withField(idColumn, FieldParsing.integer) else {
-        try report.skip(
-          "bad_product_id", file: titlesName, line: number, field: "global_product_id",
-          problem: "is not an integer (\"\(record.withField(idColumn, FieldParsing.preview))\")")
-        return
-      }
+      guard
+        let id = try report.parsedField(
+          record, idColumn, FieldParsing.integer, expected: "an integer", reason: "bad_product_id", file: titlesName,
+          line: number,
+          field: "global_product_id")
+      else { return }
       guard titles[id] == nil else {
         try report.skip(
           "duplicate_product_id", file: titlesName, line: number, field: "global_product_id",

@@ -177,13 +177,7 @@ public enum TrieStage: PipelineStage {
     }
     let trie = try TitleTrie.read(from: directory, eosID: eosID)
     let reportPath = FileSystem.join(directory, reportFile)
-    let report: JSONValue
-    do { report = try JSONParser.parse(try FileSystem.readFile(reportPath)) } catch let error as PipelineError {
-      throw error
-    } catch {
-      throw PipelineError.invalidArtifact(
-        "'\(reportPath)' is not valid JSON: \(error); rerun the trie stage with --force")
-    }
+    let report = try ArtifactJSON.read(reportPath, stage: "trie")
     let expected = TitleTrieReport(trie).countsJSON
     for key in expected.keys.sorted() {
       let actual = key == "duplicate_titles" ? report[key].map(Self.duplicateCounts) : report[key]
