@@ -33,6 +33,7 @@ let package = Package(
     .executable(name: "tca-prepare", targets: ["tca-prepare"]),
     .executable(name: "tca-tokenize", targets: ["tca-tokenize"]),
     .executable(name: "tca-trie", targets: ["tca-trie"]),
+    .executable(name: "tca-train-cf", targets: ["tca-train-cf"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -60,12 +61,14 @@ let package = Package(
     module("Interactions", ["LogIngest", "ArtifactFormats", "PipelineCore"]),
     module("BPETokenizer", ["Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
     module("TitleTrie", ["BPETokenizer", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
+    module("CollaborativeFiltering", ["Interactions", "LogIngest", "DenseLinearAlgebra", "ArtifactFormats", "PipelineCore"]),
 
     module(
       "StageCommands",
       [
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        "PipelineGraph", "LogIngest", "Interactions", "BPETokenizer", "TitleTrie", "ArtifactFormats",
+        "PipelineGraph", "LogIngest", "Interactions", "BPETokenizer", "TitleTrie", "CollaborativeFiltering",
+        "ArtifactFormats",
         "PipelineCore",
       ]),
 
@@ -74,6 +77,7 @@ let package = Package(
     executable("tca-prepare"),
     executable("tca-tokenize"),
     executable("tca-trie"),
+    executable("tca-train-cf"),
 
     // Test helpers shared by every test target (temporary folders, the shared real data).
     .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
@@ -94,6 +98,12 @@ let package = Package(
       name: "TitleTrieTests",
       dependencies: [
         "TestSupport", "TitleTrie", "BPETokenizer", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore",
+      ]),
+    .testTarget(
+      name: "CollaborativeFilteringTests",
+      dependencies: [
+        "TestSupport", "CollaborativeFiltering", "Interactions", "LogIngest", "DenseLinearAlgebra", "ArtifactFormats",
+        "PipelineCore",
       ]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PipelineCore"], exclude: ["Goldens"]),
   ]

@@ -1,0 +1,41 @@
+import Dispatch
+
+/// A pointer handed to the threads of a parallel loop that each write a disjoint part of it (the
+/// caller guarantees that; nothing checks it).
+public struct DisjointPointer<Element>: @unchecked Sendable {
+  public let base: UnsafeMutablePointer<Element>
+  public init(_ base: UnsafeMutablePointer<Element>) { self.base = base }
+  public subscript(index: Int) -> Element {
+    get { base[index] }
+    nonmutating set { base[index] = newValue }
+  }
+}
+
+extension DisjointPointer {
+  public init(_ buffer: UnsafeMutableBufferPointer<Element>) { self.init(buffer.baseAddress!) }
+}
+
+/// Parallel loops whose results do not depend on the thread count: each index is computed by
+/// exactly one thread, and nothing is reduced across threads.
+public enum Parallel {
+  /// Calls `body(index)` for every index in `0..<count` on up to `threads` threads; indices are
+  /// dealt round-robin in contiguous chunks of `chunk`.
+  public static func forEach(
+    _ count: Int, threads: Int, chunk: Int = 1, _ body: @Sendable (Int) -> Void
+  ) {
+    guard count > 0 else { return }
+    let chunks = (count + chunk - 1) / chunk
+    let workers = max(1, min(threads, chunks))
+    if workers == 1 {
+      for index in 0..<count { body(index) }
+      return
+    }
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+      var block = worker
+      while block < chunks {
+        for index in (block * chunk)..<min(count, (block + 1) * chunk) { body(index) }
+        block += workers
+      }
+    }
+  }
+}

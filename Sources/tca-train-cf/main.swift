@@ -1,0 +1,3 @@
+import StageCommands
+
+TrainCFCommand.main()
