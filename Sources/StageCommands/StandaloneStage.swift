@@ -141,3 +141,13 @@ public struct TrieCommand: ParsableCommand {
   public init() {}
   public func run() throws { try options.execute(stageNamed: "trie", tool: "tca-trie") }
 }
+
+/// `tca-train-cf`: the cf stage on its own.
+public struct TrainCFCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "tca-train-cf",
+    abstract: "Trains a collaborative-filtering model (or imports one) and reports full-ranking metrics.")
+  @OptionGroup var options: StageOptions
+  public init() {}
+  public func run() throws { try options.execute(stageNamed: "cf", tool: "tca-train-cf") }
+}
