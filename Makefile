@@ -11,7 +11,8 @@ BIN := .build/$(CONFIG)
 TCA := $(BIN)/tca
 VENV := .venv
 PYTHON := $(VENV)/bin/python
-STAGES := ingest prepare tokenizer trie
+STAGES := ingest prepare tokenizer trie cf
+BENCH ?= tokenizer tokenizer_train sasrec ease
 APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev pkg-config zstd python3-venv
 
 .PHONY: all build pipeline $(STAGES) status validate test test-swift test-python deps deps-system deps-python \
@@ -22,6 +23,7 @@ all: pipeline
 help:
 	@echo "make pipeline [DATASET=demo]   build (release) and run a pipeline (Pipelines/<DATASET>.yaml)"
 	@echo "make <stage> DATASET=…        rerun one stage ($(STAGES)); FORCE=1 recomputes even if cached"
+	@echo "make bench [BENCH='sasrec ease'] side-by-side benchmarks against the peers (Benchmarks/README.md)"
 	@echo "make status|validate DATASET=… show what is cached or stale and why | validate the outputs"
 	@echo "make test                     build, unit + end-to-end tests, schema checks (needs make deps)"
 	@echo "make deps                     install system libraries (apt-get) and the Python virtual environment"
@@ -88,9 +90,11 @@ check-imports:
 	python3 .ci/check_imports.py
 
 # Side-by-side benchmarks against the peers, printing ratios (Benchmarks/README.md). Never a test.
+# BENCH picks which: tokenizer tokenizer_train sasrec ease (default all).
 bench: build $(VENV)/.installed
-	TCA_BIN=$(BIN) TCA_SHARED_DATA=$${TCA_SHARED_DATA:-$(TCA_DATA)} $(PYTHON) Benchmarks/tokenizer_bench.py
-	TCA_BIN=$(BIN) TCA_SHARED_DATA=$${TCA_SHARED_DATA:-$(TCA_DATA)} $(PYTHON) Benchmarks/tokenizer_train_bench.py
+	set -e; for b in $(BENCH); do \
+	  TCA_BIN=$(BIN) TCA_SHARED_DATA=$${TCA_SHARED_DATA:-$(TCA_DATA)} $(PYTHON) Benchmarks/$${b}_bench.py; \
+	done
 
 clean:
 	rm -rf .build $(TCA_HOME)

@@ -192,6 +192,19 @@ public protocol PipelineStage: Sendable {
 
   /// Checks the artifact's own invariants (its files' hashes are checked by the caller).
   static func validate(artifact directory: String, manifest: Manifest) throws
+
+  /// Called on the parameters after defaults are filled: a stage whose parameters depend on each
+  /// other (the cf stage's per-model hyperparameters) fills model-specific defaults here, drops the
+  /// parameters that do not apply (so they neither enter the key nor the manifest) and rejects
+  /// inconsistent combinations. The default returns them unchanged.
+  static func normalizeParameters(_ parameters: StageParameters, file: String) throws(PipelineError)
+    -> StageParameters
+}
+
+extension PipelineStage {
+  public static func normalizeParameters(_ parameters: StageParameters, file: String) throws(PipelineError)
+    -> StageParameters
+  { parameters }
 }
 
 extension PipelineStage {
@@ -223,7 +236,7 @@ extension PipelineStage {
           "\(file): stage '\(entry)': parameter '\(specification.name)' is required (\(specification.summary))")
       }
     }
-    return StageParameters(stage: entry, values: resolved)
+    return try normalizeParameters(StageParameters(stage: entry, values: resolved), file: file)
   }
 
   /// The parameters that enter the stage key (paths excluded).

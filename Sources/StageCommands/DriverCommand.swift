@@ -15,7 +15,7 @@ public struct DriverCommand: ParsableCommand {
     version: StageExecutor.toolVersion,
     subcommands: [
       RunCommand.self, StatusCommand.self, ValidateCommand.self, GarbageCollectCommand.self, ListRunsCommand.self,
-      StagesCommand.self, EncodeCommand.self,
+      StagesCommand.self, EncodeCommand.self, ScoreCommand.self,
     ])
   public init() {}
 }

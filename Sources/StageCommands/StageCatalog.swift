@@ -1,5 +1,6 @@
 import ArtifactFormats
 import BPETokenizer
+import CollaborativeFiltering
 import Interactions
 import LogIngest
 import PipelineGraph
@@ -7,5 +8,5 @@ import TitleTrie
 
 /// Every stage this build knows, for the driver and `tca validate`.
 public let stageRegistry = StageRegistry([
-  IngestStage.self, PrepareStage.self, TokenizerStage.self, TrieStage.self,
+  IngestStage.self, PrepareStage.self, TokenizerStage.self, TrieStage.self, CFStage.self,
 ])

@@ -20,6 +20,8 @@ ARTIFACT_SCHEMAS = {
     # tokenizer.json is Hugging Face's format: the tokenizer tests load it with `tokenizers` itself.
     "tokenizer": {"report.json": "tokenizer-report", "special_tokens.json": "special-tokens"},
     "trie": {"report.json": "trie-report", "special_tokens.json": "special-tokens"},
+    # model.safetensors: Schemas/cf.md; the cf tests load it with NumPy and PyTorch.
+    "cf": {"model.json": "cf-model", "metrics.json": "cf-metrics", "curve.jsonl": "cf-curve"},
 }
 
 
