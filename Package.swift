@@ -61,7 +61,8 @@ let package = Package(
     module("Interactions", ["LogIngest", "ArtifactFormats", "PipelineCore"]),
     module("BPETokenizer", ["Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
     module("TitleTrie", ["BPETokenizer", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
-    module("CollaborativeFiltering", ["Interactions", "LogIngest", "DenseLinearAlgebra", "ArtifactFormats", "PipelineCore"]),
+    module(
+      "CollaborativeFiltering", ["Interactions", "LogIngest", "DenseLinearAlgebra", "ArtifactFormats", "PipelineCore"]),
 
     module(
       "StageCommands",

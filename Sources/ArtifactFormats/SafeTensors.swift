@@ -14,7 +14,8 @@ public enum SafeTensors {
     public var values: [Float]
 
     public init(name: String, shape: [Int], values: [Float]) {
-      precondition(shape.reduce(1, *) == values.count, "tensor '\(name)': shape \(shape) does not match \(values.count) values")
+      precondition(
+        shape.reduce(1, *) == values.count, "tensor '\(name)': shape \(shape) does not match \(values.count) values")
       self.name = name
       self.shape = shape
       self.values = values
@@ -91,7 +92,8 @@ public enum SafeTensors {
       }
       guard let dtype = entry["dtype"]?.stringValue else { throw fail("tensor '\(name)': field 'dtype' is missing") }
       guard let size = elementSizes[dtype] else {
-        throw fail("tensor '\(name)': dtype '\(dtype)' is not supported (F32, F64, F16, BF16 are); convert it to float32")
+        throw fail(
+          "tensor '\(name)': dtype '\(dtype)' is not supported (F32, F64, F16, BF16 are); convert it to float32")
       }
       guard let shapeValues = entry["shape"]?.arrayValue,
         case let shape = shapeValues.compactMap({ $0.integerValue.map(Int.init) }), shape.count == shapeValues.count,
@@ -102,10 +104,14 @@ public enum SafeTensors {
       else { throw fail("tensor '\(name)': field 'data_offsets' must be [begin, end] with 0 <= begin <= end") }
       let count = shape.reduce(1, *)
       guard Int(end - begin) == count * size else {
-        throw fail("tensor '\(name)': data_offsets span \(end - begin) bytes, but shape \(shape) of \(dtype) needs \(count * size)")
+        throw fail(
+          "tensor '\(name)': data_offsets span \(end - begin) bytes, but shape \(shape) of \(dtype) needs \(count * size)"
+        )
       }
       guard dataStart + Int(end) <= bytes.count else {
-        throw fail("tensor '\(name)': data ends at byte \(dataStart + Int(end)), past the end of the file (\(bytes.count) bytes); the file is truncated")
+        throw fail(
+          "tensor '\(name)': data ends at byte \(dataStart + Int(end)), past the end of the file (\(bytes.count) bytes); the file is truncated"
+        )
       }
       let values = bytes.withUnsafeBytes { raw in
         decodeValues(raw, start: dataStart + Int(begin), count: count, dtype: dtype)
@@ -116,7 +122,9 @@ public enum SafeTensors {
     var expected = 0
     for entry in located {
       guard entry.begin == expected else {
-        throw fail("tensor '\(entry.tensor.name)' starts at data offset \(entry.begin), expected \(expected) (tensors must tile the data without gaps or overlaps)")
+        throw fail(
+          "tensor '\(entry.tensor.name)' starts at data offset \(entry.begin), expected \(expected) (tensors must tile the data without gaps or overlaps)"
+        )
       }
       expected = entry.end
     }
@@ -135,11 +143,14 @@ public enum SafeTensors {
       for index in 0..<count {
         switch dtype {
         case "F32":
-          output[index] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: start + 4 * index, as: UInt32.self).littleEndian)
+          output[index] = Float(
+            bitPattern: raw.loadUnaligned(fromByteOffset: start + 4 * index, as: UInt32.self).littleEndian)
         case "F64":
-          output[index] = Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: start + 8 * index, as: UInt64.self).littleEndian))
+          output[index] = Float(
+            Double(bitPattern: raw.loadUnaligned(fromByteOffset: start + 8 * index, as: UInt64.self).littleEndian))
         case "F16":
-          output[index] = Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: start + 2 * index, as: UInt16.self).littleEndian))
+          output[index] = Float(
+            Float16(bitPattern: raw.loadUnaligned(fromByteOffset: start + 2 * index, as: UInt16.self).littleEndian))
         default:  // BF16: the high half of a float32
           let bits = UInt32(raw.loadUnaligned(fromByteOffset: start + 2 * index, as: UInt16.self).littleEndian) << 16
           output[index] = Float(bitPattern: bits)

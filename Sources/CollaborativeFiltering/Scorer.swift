@@ -1,4 +1,5 @@
 import DenseLinearAlgebra
+import Foundation
 import Interactions
 
 /// What the soft-label stage needs from any CF model: scores over every item for a batch of samples.
@@ -28,15 +29,21 @@ public protocol EmbeddingScorer: Scorer {
 }
 
 extension EmbeddingScorer {
+  /// One sgemm of the batch's user vectors against all item vectors, cut into fixed blocks of 2,048
+  /// items, each a single-threaded OpenBLAS call run on this process's threads: the scores do not
+  /// depend on any thread count (OpenBLAS's threaded sgemm rounds differently with its thread count).
   public func scores(_ samples: SampleSet, range: Range<Int>, into output: UnsafeMutablePointer<Float>) {
     guard !range.isEmpty else { return }
     let users = UnsafeMutablePointer<Float>.allocate(capacity: range.count * dimension)
     defer { users.deallocate() }
     userVectors(samples, range: range, into: users)
     itemVectors.withUnsafeBufferPointer { items in
-      DenseLinearAlgebra.multiply(
-        m: range.count, n: itemCount, k: dimension, a: users, lda: dimension, b: items.baseAddress!,
-        ldb: dimension, transposeB: true, c: output, ldc: itemCount)
+      DenseLinearAlgebra.withSingleThreadedBLAS {
+        TiledProduct.columnBlocks(
+          m: range.count, n: itemCount, k: dimension, a: users, lda: dimension, b: items.baseAddress!,
+          ldb: dimension, transposeB: true, c: output, ldc: itemCount, blockColumns: 2048,
+          threads: ProcessInfo.processInfo.activeProcessorCount)
+      }
     }
   }
 }

@@ -3,8 +3,9 @@ internal import COpenBLAS
 /// Dense single-precision linear algebra on OpenBLAS. Row-major throughout.
 public enum DenseLinearAlgebra {
   /// Pins OpenBLAS to `count` threads; results of a reduction then keep one order run after run.
+  /// While an inversion runs (pinned to one thread) the count takes effect when it ends.
   public static func setThreadCount(_ count: Int) {
-    openblas_set_num_threads(Int32(count))
+    setThreadCountAfterInversions(count)
   }
 
   /// C = alpha · op(A) · op(B) + beta · C, row-major (the C function is `cblas_sgemm`).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ArtifactFormats
+import CollaborativeFiltering
 import PipelineCore
 import PipelineGraph
 
@@ -60,6 +61,7 @@ struct RunCommand: ParsableCommand {
 
   func run() throws {
     let diagnostics = common.diagnostics(tool: "tca")
+    if !dryRun { NativeBLASKernel.restartIfNeeded(diagnostics) }
     try reportingErrors(diagnostics) {
       let runner = try makeRunner(pipeline, diagnostics: diagnostics)
       let graph = runner.graph

@@ -27,7 +27,8 @@ struct ScoreCommand: ParsableCommand {
   @Option(name: .long, help: "A cf artifact directory (e.g. .tca/runs/PIPELINE/cf).")
   var cf: String
 
-  @Option(name: .long, help: "The samples artifact directory the model was trained on (e.g. .tca/runs/PIPELINE/prepare).")
+  @Option(
+    name: .long, help: "The samples artifact directory the model was trained on (e.g. .tca/runs/PIPELINE/prepare).")
   var samples: String
 
   @Option(name: .long, help: "The split to score: train, valid or test.")
@@ -51,6 +52,7 @@ struct ScoreCommand: ParsableCommand {
 
   func run() throws {
     let diagnostics = common.diagnostics(tool: "tca score")
+    NativeBLASKernel.restartIfNeeded(diagnostics)
     try reportingErrors(diagnostics) {
       let split = SplitName(rawValue: split)!
       let threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ArtifactFormats
+import CollaborativeFiltering
 import PipelineCore
 import PipelineGraph
 
@@ -149,5 +150,8 @@ public struct TrainCFCommand: ParsableCommand {
     abstract: "Trains a collaborative-filtering model (or imports one) and reports full-ranking metrics.")
   @OptionGroup var options: StageOptions
   public init() {}
-  public func run() throws { try options.execute(stageNamed: "cf", tool: "tca-train-cf") }
+  public func run() throws {
+    NativeBLASKernel.restartIfNeeded(options.common.diagnostics(tool: "tca-train-cf"))
+    try options.execute(stageNamed: "cf", tool: "tca-train-cf")
+  }
 }

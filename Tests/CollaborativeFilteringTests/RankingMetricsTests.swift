@@ -1,5 +1,5 @@
-import Foundation
 import CollaborativeFiltering
+import Foundation
 import Testing
 
 @Suite struct RankingMetricsTests {

@@ -94,11 +94,15 @@ struct CFEndToEndTests {
     let work = try TemporaryDirectory()
     let pipeline = try writeCFPipeline(work.path)
     let environment = ["TCA_HOME": work.path + "/home"]
-    #expect(try Executables.run("tca", ["run", "-q", pipeline, "--only", "cf-pop"], environment: environment).status == 0)
+    #expect(
+      try Executables.run("tca", ["run", "-q", pipeline, "--only", "cf-pop"], environment: environment).status == 0)
     let runs = work.path + "/home/runs/cf"
     let score = try Executables.run(
       "tca",
-      ["score", "-q", "--cf", runs + "/cf-pop", "--samples", runs + "/prepare", "--split", "test", "-o", work.path + "/out"])
+      [
+        "score", "-q", "--cf", runs + "/cf-pop", "--samples", runs + "/prepare", "--split", "test", "-o",
+        work.path + "/out",
+      ])
     #expect(score.status == 0, "\(score.stderr)")
     let scored = try JSONParser.parse(try FileSystem.readFile(work.path + "/out/metrics.json"))
     let stage = try JSONParser.parse(try FileSystem.readFile(runs + "/cf-pop/metrics.json"))

@@ -12,6 +12,8 @@ func metrics(_ home: String, _ pipeline: String, _ entry: String) throws -> JSON
   return manifest["metrics"] ?? .null
 }
 
+/// The data stages (`--only trie`) of the shipped pipelines; the cf stage has its own tests on small
+/// configurations, and `make bench` trains the shipped ones.
 @Suite("Shipped pipelines on the real data of ../shared/data", .serialized)
 struct RealDataEndToEndTests {
   @Test func movieLens100KIngestsEveryRatingAndLeaveOneOutGivesOneTestAndValidPerUser() throws {
@@ -19,7 +21,7 @@ struct RealDataEndToEndTests {
     let work = try TemporaryDirectory()
     let home = work.path + "/home"
     let result = try Executables.run(
-      "tca", ["run", "ml-100k"], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
+      "tca", ["run", "ml-100k", "--only", "trie"], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
     #expect(result.status == 0, "\(result.stderr)")
     let ingest = try metrics(home, "ml-100k", "ingest")
     #expect(ingest["users"] == 943)
@@ -40,7 +42,7 @@ struct RealDataEndToEndTests {
     let work = try TemporaryDirectory()
     let home = work.path + "/home"
     let result = try Executables.run(
-      "tca", ["run", "beauty"], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
+      "tca", ["run", "beauty", "--only", "trie"], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
     #expect(result.status == 0, "\(result.stderr)")
     let ingest = try metrics(home, "beauty", "ingest")
     #expect(ingest["users"] == 22_363)
@@ -58,7 +60,7 @@ struct RealDataEndToEndTests {
     let work = try TemporaryDirectory()
     let home = work.path + "/home"
     let result = try Executables.run(
-      "tca", ["run", pipeline], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
+      "tca", ["run", pipeline, "--only", "trie"], environment: ["TCA_HOME": home, "TCA_DATA": SharedData.root])
     #expect(result.status == 0, "\(result.stderr)")
     let prepare = try metrics(home, pipeline, "prepare")
     #expect(prepare["train"] == 10_000)
@@ -76,8 +78,9 @@ struct RealDataEndToEndTests {
         data + "/" + name, try FileSystem.readFile(SharedData.root + "/movielens/ml-100k/" + name))
     }
     let environment = ["TCA_HOME": work.path + "/home", "TCA_DATA": work.path + "/data"]
-    #expect(try Executables.run("tca", ["run", "-q", "ml-100k"], environment: environment).status == 0)
-    let hit = try Executables.run("tca", ["run", "ml-100k"], environment: environment)
+    #expect(
+      try Executables.run("tca", ["run", "-q", "ml-100k", "--only", "trie"], environment: environment).status == 0)
+    let hit = try Executables.run("tca", ["run", "ml-100k", "--only", "trie"], environment: environment)
     #expect(hit.stderr.contains("2 of 2 raw files unchanged"), "\(hit.stderr)")
 
     // Change one rating digit in place (same size), then restore the modification time.
@@ -105,7 +108,7 @@ struct RealDataEndToEndTests {
     let status = try Executables.run("tca", ["status", "ml-100k"], environment: environment)
     #expect(status.stdout.contains("input file 'ratings' changed"), "\(status.stdout)")
     #expect(status.stdout.contains("upstream stage 'ingest' is stale"), "\(status.stdout)")
-    let rerun = try Executables.run("tca", ["run", "ml-100k"], environment: environment)
+    let rerun = try Executables.run("tca", ["run", "ml-100k", "--only", "trie"], environment: environment)
     let lines = rerun.stdout.split(separator: "\n")
     #expect(lines.contains { $0.hasPrefix("ingest") && $0.contains("computed") })
     #expect(lines.contains { $0.hasPrefix("prepare") && $0.contains("computed") })
@@ -116,7 +119,8 @@ struct RealDataEndToEndTests {
     let work = try TemporaryDirectory()
     let home = work.path + "/home"
     let environment = ["TCA_HOME": home, "TCA_DATA": SharedData.root]
-    #expect(try Executables.run("tca", ["run", "-q", "ml-100k"], environment: environment).status == 0)
+    #expect(
+      try Executables.run("tca", ["run", "-q", "ml-100k", "--only", "trie"], environment: environment).status == 0)
     try FileSystem.writeText(work.path + "/ingest.yaml", "source: movielens-100k\npath: movielens/ml-100k\n")
     try FileSystem.writeText(work.path + "/prepare.json", #"{"user_k_core": 5, "item_k_core": 5}"#)
     let ingest = try Executables.run(

@@ -20,18 +20,20 @@ def need_shared(relative: str) -> pathlib.Path:
     return path
 
 
-def run_pipeline(name: str, home: pathlib.Path, data: pathlib.Path | None = None) -> pathlib.Path:
+def run_pipeline(name: str, home: pathlib.Path, data: pathlib.Path | None = None, only: str | None = None) -> pathlib.Path:
     env = dict(os.environ, TCA_HOME=str(home), TCA_PIPELINES=str(ROOT / "Pipelines"))
     if data is not None:
         env["TCA_DATA"] = str(data)
-    result = subprocess.run([str(BIN / "tca"), "run", "-q", name], env=env, capture_output=True, text=True)
+    command = [str(BIN / "tca"), "run", "-q", name] + (["--only", only] if only else [])
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return home / "runs" / name
 
 
 @pytest.fixture(scope="session")
 def pipeline_runs(tmp_path_factory):
-    """Runs demo, and the real-data pipelines when the shared data is there; returns name → runs folder."""
+    """Runs demo (every stage), and the data stages of the real-data pipelines when the shared data is there
+    (their cf entries train for minutes; the cf tests run their own small ones); returns name → runs folder."""
     home = tmp_path_factory.mktemp("tca-home")
     runs = {"demo": run_pipeline("demo", home)}
     for name, marker in [
@@ -41,7 +43,7 @@ def pipeline_runs(tmp_path_factory):
         ("toys-official-llama", "tokenizers/llama3.2/tokenizer.json"),
     ]:
         if (SHARED / marker).exists():
-            runs[name] = run_pipeline(name, home, SHARED)
+            runs[name] = run_pipeline(name, home, SHARED, only="trie")
         elif REQUIRE_SHARED:
             pytest.fail(f"shared data {marker!r} missing and TCA_REQUIRE_SHARED_DATA=1")
     return runs

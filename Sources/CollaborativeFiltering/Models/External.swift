@@ -83,9 +83,11 @@ public enum ExternalModel {
       )
     }
     guard users.shape.count == 2, users.shape[1] == dimension else {
-      throw .invalidArtifact("'\(file)': tensor '\(users.name)' has shape \(users.shape), expected [rows, \(dimension)]")
+      throw .invalidArtifact(
+        "'\(file)': tensor '\(users.name)' has shape \(users.shape), expected [rows, \(dimension)]")
     }
-    return VectorScorer(itemVectors: items.values, sampleVectors: users.values, itemCount: itemCount, dimension: dimension)
+    return VectorScorer(
+      itemVectors: items.values, sampleVectors: users.values, itemCount: itemCount, dimension: dimension)
   }
 
   /// Reads a SASRec checkpoint (safetensors, official parameter names), checks it against the

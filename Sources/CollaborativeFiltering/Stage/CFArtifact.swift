@@ -17,7 +17,8 @@ public enum CFArtifact {
   public static let metricsFile = "metrics.json"
   public static let curveFile = "curve.jsonl"
   public static let cardFormat = "tca.cf-model/v1"
-  public static let tieRule = "rank = number of other items scoring greater than or equal to the target (a tie counts against the target)"
+  public static let tieRule =
+    "rank = number of other items scoring greater than or equal to the target (a tie counts against the target)"
 
   /// What `model.json` says, parsed.
   public struct Card: Sendable {

@@ -1,6 +1,6 @@
 import ArtifactFormats
-import Foundation
 import DenseLinearAlgebra
+import Foundation
 import Interactions
 import LogIngest
 import PipelineCore
@@ -117,7 +117,9 @@ public enum CFStage: PipelineStage {
       throw .usage(
         "\(file): stage '\(parameters.stage)': heads (\(sasrec.heads)) must divide hidden (\(sasrec.hidden))")
     }
-    var values: [String: JSONValue] = ["model": .string(modelName), "exclude_history": given["exclude_history"] ?? false]
+    var values: [String: JSONValue] = [
+      "model": .string(modelName), "exclude_history": given["exclude_history"] ?? false,
+    ]
     if [.bprMF, .sasrec, .gru4rec].contains(kind) { values["seed"] = given["seed"] }
     for (name, value) in configuration.hyperparameters { values[name] = value }
     for name in paths { values[name] = given[name] }
@@ -147,7 +149,8 @@ public enum CFStage: PipelineStage {
     let diagnostics = context.diagnostics
     let start = monotonicSeconds()
     diagnostics.note(
-      "cf: \(configuration.architecture) on \(data.train.count) train samples, \(data.itemCount) items, \(threads) threads")
+      "cf: \(configuration.architecture) on \(data.train.count) train samples, \(data.itemCount) items, \(threads) threads"
+    )
 
     let valid = data.valid
     let environment = TrainingEnvironment(
@@ -234,8 +237,11 @@ public enum CFStage: PipelineStage {
     case .externalCheckpoint(let configuration):
       let path = context.rawFiles["checkpoint"]!
       let tensors = try ExternalModel.checkpointTensors(path, itemCount: data.itemCount, configuration: configuration)
-      let scorer = try SASRec.scorer(tensors: tensors, itemCount: data.itemCount, configuration: configuration, file: path)
-      return TrainedModel(tensors: tensors, scorer: scorer, details: ["imported_from": .string(String(path.split(separator: "/").last ?? ""))])
+      let scorer = try SASRec.scorer(
+        tensors: tensors, itemCount: data.itemCount, configuration: configuration, file: path)
+      return TrainedModel(
+        tensors: tensors, scorer: scorer,
+        details: ["imported_from": .string(String(path.split(separator: "/").last ?? ""))])
     case .externalVectors:
       var userVectors: [SplitName: String] = [:]
       for split in SplitName.allCases {
@@ -277,7 +283,8 @@ public enum CFStage: PipelineStage {
     let epochs = card.json["epochs"]?.integerValue ?? 0
     guard lines.count == Int(epochs) else {
       throw PipelineError.invalidArtifact(
-        "'\(curvePath)' has \(lines.count) lines, but model.json says \(epochs) epochs; rerun the cf stage with --force")
+        "'\(curvePath)' has \(lines.count) lines, but model.json says \(epochs) epochs; rerun the cf stage with --force"
+      )
     }
   }
 }

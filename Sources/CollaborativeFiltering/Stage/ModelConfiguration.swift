@@ -98,7 +98,8 @@ enum HyperparameterTables {
   ]
   static let sasrec: [Hyperparameter<SASRecConfiguration>] =
     sasrecArchitecture + [
-      .number("dropout", \.dropout, maximum: 0.95, "dropout on embeddings, attention weights and the FFN (official 0.5)"),
+      .number(
+        "dropout", \.dropout, maximum: 0.95, "dropout on embeddings, attention weights and the FFN (official 0.5)"),
       .number("lr", \.learningRate, "Adam learning rate (official 1e-3)"),
       .number("weight_decay", \.weightDecay, "Adam L2 weight decay as torch.optim.Adam applies it (official 0)"),
       .integer("batch_size", \.batchSize, "train samples per step (official 256)"),
