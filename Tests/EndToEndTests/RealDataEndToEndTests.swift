@@ -80,7 +80,7 @@ struct RealDataEndToEndTests {
     let environment = ["TCA_HOME": work.path + "/home", "TCA_DATA": work.path + "/data"]
     #expect(
       try Executables.run("tca", ["run", "-q", "ml-100k", "--only", "trie"], environment: environment).status == 0)
-    let hit = try Executables.run("tca", ["run", "ml-100k", "--only", "trie"], environment: environment)
+    let hit = try Executables.run("tca", ["run", "ml-100k", "--only", "ingest"], environment: environment)
     #expect(hit.stderr.contains("2 of 2 raw files unchanged"), "\(hit.stderr)")
 
     // Change one rating digit in place (same size), then restore the modification time.

@@ -9,6 +9,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(os.environ.get("TCA_BIN", ROOT / ".build" / "release")).resolve()
 SHARED = pathlib.Path(os.environ.get("TCA_SHARED_DATA", ROOT.parent / "shared" / "data")).resolve()
 REQUIRE_SHARED = os.environ.get("TCA_REQUIRE_SHARED_DATA") == "1"
+# Every stage before cf, named so that each gets its runs/<pipeline>/<stage> link even when cached.
+DATA_STAGES = ["ingest", "prepare", "tokenizer", "trie"]
 
 
 def need_shared(relative: str) -> pathlib.Path:
@@ -20,11 +22,12 @@ def need_shared(relative: str) -> pathlib.Path:
     return path
 
 
-def run_pipeline(name: str, home: pathlib.Path, data: pathlib.Path | None = None, only: str | None = None) -> pathlib.Path:
+def run_pipeline(name: str, home: pathlib.Path, data: pathlib.Path | None = None,
+                 only: list[str] | None = None) -> pathlib.Path:
     env = dict(os.environ, TCA_HOME=str(home), TCA_PIPELINES=str(ROOT / "Pipelines"))
     if data is not None:
         env["TCA_DATA"] = str(data)
-    command = [str(BIN / "tca"), "run", "-q", name] + (["--only", only] if only else [])
+    command = [str(BIN / "tca"), "run", "-q", name] + (["--only", *only] if only else [])
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return home / "runs" / name
@@ -43,7 +46,7 @@ def pipeline_runs(tmp_path_factory):
         ("toys-official-llama", "tokenizers/llama3.2/tokenizer.json"),
     ]:
         if (SHARED / marker).exists():
-            runs[name] = run_pipeline(name, home, SHARED, only="trie")
+            runs[name] = run_pipeline(name, home, SHARED, only=DATA_STAGES)
         elif REQUIRE_SHARED:
             pytest.fail(f"shared data {marker!r} missing and TCA_REQUIRE_SHARED_DATA=1")
     return runs

@@ -48,7 +48,8 @@ public struct BPRMFConfiguration: Equatable, Sendable {
 /// s = −lr/(1 − 0.9ᵗ) and c₂ = √(1 − 0.999ᵗ) computed in Double and rounded to Float.
 ///
 /// After every epoch the valid NDCG@10 is computed; the weights of the first epoch with the highest
-/// value are kept, and training stops after `patience` epochs without a strictly greater one.
+/// value are kept, and training stops after `patience` epochs without a strictly greater one (the
+/// loop of `NeuralTraining.runEpochs`; the step is `Adam`'s).
 ///
 /// Scoring a sample: u·i over the items, u the sample user's factor row; a user whose row is all
 /// zeros (no train interactions: the official splits have valid and test users never seen in train)
@@ -61,9 +62,6 @@ public struct BPRMFConfiguration: Equatable, Sendable {
 /// re-implementation of these draws and this arithmetic reproduces an epoch bit for bit, and
 /// `torch.nn.Embedding` + `torch.optim.Adam` on the same draws agree within 1e-7.
 public enum BPRMF {
-  static let beta1 = 0.9
-  static let beta2 = 0.999
-  static let epsilon = 1e-8
   static let initialDeviation = 0.01
 
   public static func train(
@@ -111,19 +109,16 @@ public enum BPRMF {
     }
   }
 
-  /// The training loop's state: factors, Adam moments, gradients, the generator.
+  /// The training loop's state: the factors (with their gradients), the optimizer, the generator.
   struct Trainer {
     let matrix: InteractionMatrix
     let configuration: BPRMFConfiguration
     let environment: TrainingEnvironment
     let dimension: Int
     var generator: SeededGenerator
-    var userFactors: [Float]
-    var itemFactors: [Float]
-    var userOptimizer: DenseAdam
-    var itemOptimizer: DenseAdam
-    var userGradients: [Float]
-    var itemGradients: [Float]
+    /// `user_factors` [U + 1, d], then `item_factors` [N + 1, d].
+    let parameters: ParameterStore
+    let optimizer: Adam
     /// X's pairs (CSR order) that take part.
     var pairUsers: [UInt32] = []
     var pairItems: [UInt32] = []
@@ -134,27 +129,22 @@ public enum BPRMF {
       self.environment = environment
       let d = configuration.factors
       dimension = d
-      userFactors = [Float](repeating: 0, count: (matrix.userCount + 1) * d)
-      itemFactors = [Float](repeating: 0, count: (matrix.itemCount + 1) * d)
+      var layout = ParameterLayout()
+      layout.add("user_factors", shape: [matrix.userCount + 1, d])
+      layout.add("item_factors", shape: [matrix.itemCount + 1, d])
+      parameters = ParameterStore(layout: layout)
+      let users = parameters.parameter(0).value
       var generator = SeededGenerator(seed: environment.seed)
-      userFactors.withUnsafeMutableBufferPointer { buffer in
-        BPRMF.fillNormal(
-          buffer.baseAddress! + d, count: matrix.userCount * d, deviation: BPRMF.initialDeviation,
-          generator: &generator)
-      }
-      itemFactors.withUnsafeMutableBufferPointer { buffer in
-        BPRMF.fillNormal(
-          buffer.baseAddress! + d, count: matrix.itemCount * d, deviation: BPRMF.initialDeviation,
-          generator: &generator)
-      }
+      BPRMF.fillNormal(
+        users + d, count: matrix.userCount * d, deviation: BPRMF.initialDeviation, generator: &generator)
+      BPRMF.fillNormal(
+        parameters.parameter(1).value + d, count: matrix.itemCount * d, deviation: BPRMF.initialDeviation,
+        generator: &generator)
       self.generator = generator
       for user in stride(from: 1, through: matrix.userCount, by: 1) where matrix.row(user).isEmpty {
-        for k in 0..<d { userFactors[user * d + k] = 0 }
+        (users + user * d).update(repeating: 0, count: d)
       }
-      userOptimizer = DenseAdam(count: userFactors.count, learningRate: configuration.learningRate)
-      itemOptimizer = DenseAdam(count: itemFactors.count, learningRate: configuration.learningRate)
-      userGradients = [Float](repeating: 0, count: userFactors.count)
-      itemGradients = [Float](repeating: 0, count: itemFactors.count)
+      optimizer = Adam(parameterCount: layout.count, learningRate: configuration.learningRate)
       for user in stride(from: 1, through: matrix.userCount, by: 1) {
         let row = matrix.row(user)
         guard row.count < matrix.itemCount else { continue }
@@ -163,24 +153,17 @@ public enum BPRMF {
       }
     }
 
-    var scorer: BPRMFScorer {
-      BPRMFScorer(dimension: dimension, userFactors: userFactors, itemFactors: itemFactors)
-    }
-
     mutating func run() -> TrainedModel {
       let pairCount = pairUsers.count
       var order = Array(0..<pairCount)
       var negatives = [UInt32](repeating: 0, count: pairCount)
-      var curve: [EpochRecord] = []
-      var best = -Double.infinity
-      var bestEpoch = 1
-      var bestUsers = userFactors
-      var bestItems = itemFactors
-      var stale = 0
-      var stopReason = "max_epochs"
-      for epoch in 1...configuration.maxEpochs {
-        let start = monotonicSeconds()
-        shuffle(&order)
+      let (d, split) = (dimension, parameters.layout.entries[1].offset)
+      let outcome = NeuralTraining.runEpochs(
+        model: "bpr-mf", maxEpochs: configuration.maxEpochs, patience: configuration.patience,
+        parameters: parameters, environment: environment,
+        makeScorer: { BPRMFScorer(dimension: d, values: $0, split: split) }
+      ) {
+        NeuralTraining.shuffle(&order, generator: &generator)
         for position in 0..<pairCount {
           let user = Int(pairUsers[order[position]])
           var negative: UInt32
@@ -194,150 +177,54 @@ public enum BPRMF {
         for batchStart in stride(from: 0, to: pairCount, by: configuration.batchSize) {
           let batch = batchStart..<min(pairCount, batchStart + configuration.batchSize)
           lossSum += accumulateGradients(batch, order: order, negatives: negatives)
-          step()
+          optimizer.update(parameters, threads: max(1, environment.threads))
           batches += 1
         }
-        let loss = batches > 0 ? lossSum / Double(batches) : 0
-        let valid = environment.evaluateValid(scorer)
-        let ndcg = valid.ndcg(at: 10)
-        let improved = ndcg > best
-        if improved {
-          best = ndcg
-          bestEpoch = epoch
-          bestUsers = userFactors
-          bestItems = itemFactors
-          stale = 0
-        } else {
-          stale += 1
-        }
-        curve.append(EpochRecord(epoch: epoch, loss: loss, valid: valid, best: improved))
-        environment.log(
-          "bpr-mf: epoch \(epoch): loss \(formatFixed(loss, digits: 5)), valid NDCG@10 \(formatFixed(ndcg, digits: 4))\(improved ? " (best)" : ""), \(formatFixed(monotonicSeconds() - start, digits: 2)) s"
-        )
-        if stale >= configuration.patience {
-          stopReason = "patience"
-          break
-        }
+        return batches > 0 ? lossSum / Double(batches) : 0
       }
-      let userCount = matrix.userCount
-      let itemCount = matrix.itemCount
-      let kept = BPRMFScorer(dimension: dimension, userFactors: bestUsers, itemFactors: bestItems)
+      parameters.setValues(outcome.bestValues)
+      let kept = BPRMFScorer(dimension: d, values: outcome.bestValues, split: split)
       return TrainedModel(
-        tensors: [
-          SafeTensors.Tensor(name: "user_factors", shape: [userCount + 1, dimension], values: bestUsers),
-          SafeTensors.Tensor(name: "item_factors", shape: [itemCount + 1, dimension], values: bestItems),
-        ],
-        scorer: kept, curve: curve, bestEpoch: bestEpoch,
+        tensors: parameters.tensors(), scorer: kept, curve: outcome.curve, bestEpoch: outcome.bestEpoch,
         details: [
-          "epochs_run": JSONValue(curve.count), "stop_reason": .string(stopReason),
+          "epochs_run": JSONValue(outcome.epochs), "stop_reason": .string(outcome.stopped),
           "interactions": JSONValue(matrix.pairCount), "training_pairs": JSONValue(pairCount),
-          "parameters": JSONValue((userCount + itemCount + 2) * dimension),
+          "parameters": JSONValue(parameters.count),
           "users_without_train_interactions": JSONValue(kept.untrainedUserCount),
         ])
     }
 
-    /// Fisher–Yates, from the last index down.
-    mutating func shuffle(_ order: inout [Int]) {
-      guard order.count > 1 else { return }
-      for index in stride(from: order.count - 1, through: 1, by: -1) {
-        order.swapAt(index, generator.nextInt(below: index + 1))
-      }
-    }
-
     /// Fills the gradients of `batch` (positions in the shuffled order); returns the batch loss.
-    mutating func accumulateGradients(_ batch: Range<Int>, order: [Int], negatives: [UInt32]) -> Double {
+    func accumulateGradients(_ batch: Range<Int>, order: [Int], negatives: [UInt32]) -> Double {
       let d = dimension
       let size = Double(batch.count)
       let decay = Float(2 * configuration.regularization / size)
       var logLoss = 0.0
       var squaredNorms = 0.0
-      userGradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-      itemGradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-      userFactors.withUnsafeBufferPointer { users in
-        itemFactors.withUnsafeBufferPointer { items in
-          userGradients.withUnsafeMutableBufferPointer { userGradients in
-            itemGradients.withUnsafeMutableBufferPointer { itemGradients in
-              for position in batch {
-                let pair = order[position]
-                let u = users.baseAddress! + Int(pairUsers[pair]) * d
-                let i = items.baseAddress! + Int(pairItems[pair]) * d
-                let j = items.baseAddress! + Int(negatives[position]) * d
-                var x: Float = 0
-                for k in 0..<d { x += u[k] * (i[k] - j[k]) }
-                let c = Float(-1 / (1 + exp(Double(x))) / size)
-                // −ln σ(x) = ln(1 + e^(−x)), written to stay finite for large |x|.
-                logLoss += x > 0 ? log1p(exp(-Double(x))) : -Double(x) + log1p(exp(Double(x)))
-                let gu = userGradients.baseAddress! + Int(pairUsers[pair]) * d
-                let gi = itemGradients.baseAddress! + Int(pairItems[pair]) * d
-                let gj = itemGradients.baseAddress! + Int(negatives[position]) * d
-                var norms: Float = 0
-                for k in 0..<d {
-                  gu[k] += c * (i[k] - j[k]) + decay * u[k]
-                  norms += u[k] * u[k] + i[k] * i[k] + j[k] * j[k]
-                }
-                for k in 0..<d { gi[k] += c * u[k] + decay * i[k] }
-                for k in 0..<d { gj[k] += (-c) * u[k] + decay * j[k] }
-                squaredNorms += Double(norms)
-              }
-            }
-          }
+      parameters.zeroGradients()
+      let (users, items) = (parameters.parameter(0), parameters.parameter(1))
+      for position in batch {
+        let pair = order[position]
+        let (userRow, itemRow, negativeRow) = (
+          Int(pairUsers[pair]) * d, Int(pairItems[pair]) * d, Int(negatives[position]) * d
+        )
+        let (u, i, j) = (users.value + userRow, items.value + itemRow, items.value + negativeRow)
+        var x: Float = 0
+        for k in 0..<d { x += u[k] * (i[k] - j[k]) }
+        let c = Float(-1 / (1 + exp(Double(x))) / size)
+        // −ln σ(x) = ln(1 + e^(−x)), written to stay finite for large |x|.
+        logLoss += x > 0 ? log1p(exp(-Double(x))) : -Double(x) + log1p(exp(Double(x)))
+        let (gu, gi, gj) = (users.gradient + userRow, items.gradient + itemRow, items.gradient + negativeRow)
+        var norms: Float = 0
+        for k in 0..<d {
+          gu[k] += c * (i[k] - j[k]) + decay * u[k]
+          norms += u[k] * u[k] + i[k] * i[k] + j[k] * j[k]
         }
+        for k in 0..<d { gi[k] += c * u[k] + decay * i[k] }
+        for k in 0..<d { gj[k] += (-c) * u[k] + decay * j[k] }
+        squaredNorms += Double(norms)
       }
       return logLoss / size + configuration.regularization * squaredNorms / size
-    }
-
-    mutating func step() {
-      let threads = max(1, environment.threads)
-      userOptimizer.update(&userFactors, gradients: userGradients, threads: threads)
-      itemOptimizer.update(&itemFactors, gradients: itemGradients, threads: threads)
-    }
-  }
-}
-
-/// Adam over one dense table, as `BPRMF` describes it; elementwise, so thread-count independent.
-struct DenseAdam {
-  let learningRate: Double
-  private(set) var step = 0
-  var firstMoment: [Float]
-  var secondMoment: [Float]
-
-  init(count: Int, learningRate: Double) {
-    self.learningRate = learningRate
-    firstMoment = [Float](repeating: 0, count: count)
-    secondMoment = [Float](repeating: 0, count: count)
-  }
-
-  mutating func update(_ values: inout [Float], gradients: [Float], threads: Int) {
-    step += 1
-    let stepSize = Float(-(learningRate / (1 - pow(BPRMF.beta1, Double(step)))))
-    let correction = Float((1 - pow(BPRMF.beta2, Double(step))).squareRoot())
-    let oneMinusBeta1 = Float(1 - BPRMF.beta1)
-    let beta2 = Float(BPRMF.beta2)
-    let oneMinusBeta2 = Float(1 - BPRMF.beta2)
-    let epsilon = Float(BPRMF.epsilon)
-    let count = values.count
-    let chunk = 16_384
-    values.withUnsafeMutableBufferPointer { values in
-      firstMoment.withUnsafeMutableBufferPointer { first in
-        secondMoment.withUnsafeMutableBufferPointer { second in
-          gradients.withUnsafeBufferPointer { gradients in
-            let p = DisjointPointer(values)
-            let m = DisjointPointer(first)
-            let v = DisjointPointer(second)
-            let g = DisjointPointer(UnsafeMutablePointer(mutating: gradients.baseAddress!))  // read-only
-            Parallel.forEach((count + chunk - 1) / chunk, threads: threads) { block in
-              for index in (block * chunk)..<min(count, (block + 1) * chunk) {
-                let gradient = g[index]
-                let mean = m[index] + oneMinusBeta1 * (gradient - m[index])
-                let square = v[index] * beta2 + oneMinusBeta2 * (gradient * gradient)
-                m[index] = mean
-                v[index] = square
-                p[index] += stepSize * (mean / (square.squareRoot() / correction + epsilon))
-              }
-            }
-          }
-        }
-      }
     }
   }
 }
@@ -352,6 +239,12 @@ struct BPRMFScorer: EmbeddingScorer {
   let itemVectors: [Float]
   /// By user id: whether the row has a nonzero value (zero rows are folded in).
   let trainedUsers: [Bool]
+
+  /// The scorer of `values` laid out as `BPRMF.Trainer`'s parameters: user factors up to `split`,
+  /// item factors after.
+  init(dimension: Int, values: [Float], split: Int) {
+    self.init(dimension: dimension, userFactors: Array(values[..<split]), itemFactors: Array(values[split...]))
+  }
 
   init(dimension: Int, userFactors: [Float], itemFactors: [Float]) {
     self.dimension = dimension

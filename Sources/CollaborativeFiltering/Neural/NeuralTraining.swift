@@ -16,11 +16,9 @@ struct NeuralTrainingOutcome {
 
 /// The epoch loop shared by SASRec and GRU4Rec, as the official `sasrec/main.py` runs it: each epoch
 /// shuffles the train samples, takes one Adam step per batch (the last batch may be smaller), then
-/// scores the valid samples; the weights of the epoch with the best valid NDCG@10 (strictly greater
-/// than every earlier epoch's; the first epoch always counts as best so far, where the official code
-/// starts from 0 and would keep nothing) are kept, and training stops after `patience` epochs in a
-/// row without one, or after `maxEpochs`. The steps run with OpenBLAS held at one thread and the
-/// network's sgemm blocks on our threads; the valid scoring runs with OpenBLAS as the stage set it.
+/// scores the valid samples. The steps run with OpenBLAS held at one thread and the network's sgemm
+/// blocks on our threads; the valid scoring runs with OpenBLAS as the stage set it. The early
+/// stopping around it (`runEpochs`) serves `BPRMF` too.
 ///
 /// Random draws, in order: the network's initial weights (drawn by the caller from `generator`),
 /// then per epoch a Fisher–Yates shuffle (`nextInt(below: i + 1)` for i = n − 1 down to 1), then one
@@ -34,14 +32,10 @@ enum NeuralTraining {
     let optimizer = Adam(
       parameterCount: parameters.count, learningRate: schedule.learningRate, weightDecay: schedule.weightDecay)
     var order = Array(0..<data.train.count)
-    var curve: [EpochRecord] = []
-    var best = -Double.infinity
-    var bestEpoch = 0
-    var bestValues = parameters.copyValues()
-    var epochsWithoutImprovement = 0
-    var stopped = "max_epochs"
-    for epoch in 1...schedule.maxEpochs {
-      let start = monotonicSeconds()
+    return runEpochs(
+      model: schedule.model, maxEpochs: schedule.maxEpochs, patience: schedule.patience, parameters: parameters,
+      environment: environment, makeScorer: makeScorer
+    ) {
       shuffle(&order, generator: &generator)
       var lossTotal = 0.0
       var batches = 0
@@ -56,6 +50,29 @@ enum NeuralTraining {
           batches += 1
         }
       }
+      return batches > 0 ? lossTotal / Double(batches) : 0
+    }
+  }
+
+  /// Early stopping on the valid NDCG@10: runs `trainEpoch` (which returns the epoch's mean batch
+  /// loss) up to `maxEpochs` times, scoring the valid samples with `makeScorer` of a copy of
+  /// `parameters` after each. The values of the epoch with the best valid NDCG@10 (strictly greater
+  /// than every earlier epoch's; the first epoch always counts as best so far, where the official
+  /// code starts from 0 and would keep nothing) are kept, and training stops after `patience` epochs
+  /// in a row without one.
+  static func runEpochs(
+    model: String, maxEpochs: Int, patience: Int, parameters: ParameterStore, environment: TrainingEnvironment,
+    makeScorer: ([Float]) -> any Scorer, trainEpoch: () -> Double
+  ) -> NeuralTrainingOutcome {
+    var curve: [EpochRecord] = []
+    var best = -Double.infinity
+    var bestEpoch = 0
+    var bestValues = parameters.copyValues()
+    var epochsWithoutImprovement = 0
+    var stopped = "max_epochs"
+    for epoch in 1...maxEpochs {
+      let start = monotonicSeconds()
+      let loss = trainEpoch()
       let trainSeconds = monotonicSeconds() - start
       let values = parameters.copyValues()
       let metrics = environment.evaluateValid(makeScorer(values))
@@ -69,12 +86,11 @@ enum NeuralTraining {
       } else {
         epochsWithoutImprovement += 1
       }
-      let loss = batches > 0 ? lossTotal / Double(batches) : 0
       curve.append(EpochRecord(epoch: epoch, loss: loss, valid: metrics, best: improved))
       environment.log(
-        "\(schedule.model): epoch \(epoch)/\(schedule.maxEpochs): loss \(formatFixed(loss, digits: 4)), valid NDCG@10 \(formatFixed(ndcg, digits: 4)) HR@10 \(formatFixed(metrics.hitRate(at: 10), digits: 4))\(improved ? " (best)" : ""); train \(formatFixed(trainSeconds, digits: 1)) s, valid \(formatFixed(monotonicSeconds() - start - trainSeconds, digits: 1)) s"
+        "\(model): epoch \(epoch)/\(maxEpochs): loss \(formatFixed(loss, digits: 4)), valid NDCG@10 \(formatFixed(ndcg, digits: 4)) HR@10 \(formatFixed(metrics.hitRate(at: 10), digits: 4))\(improved ? " (best)" : ""); train \(formatFixed(trainSeconds, digits: 1)) s, valid \(formatFixed(monotonicSeconds() - start - trainSeconds, digits: 1)) s"
       )
-      if epochsWithoutImprovement >= schedule.patience {
+      if epochsWithoutImprovement >= patience {
         stopped = "patience"
         break
       }
