@@ -1,5 +1,6 @@
 import DenseLinearAlgebra
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Cholesky inverse")
@@ -121,31 +122,5 @@ struct CholeskyTests {
       }
     }
     return matrix
-  }
-
-  func gaussJordanInverse(_ matrix: [Double], n: Int) -> [Double] {
-    var left = matrix
-    var right = identity(n)
-    for column in 0..<n {
-      let pivot = (column..<n).max { abs(left[$0 * n + column]) < abs(left[$1 * n + column]) }!
-      for k in 0..<n {
-        left.swapAt(pivot * n + k, column * n + k)
-        right.swapAt(pivot * n + k, column * n + k)
-      }
-      let scale = 1 / left[column * n + column]
-      for k in 0..<n {
-        left[column * n + k] *= scale
-        right[column * n + k] *= scale
-      }
-      for row in 0..<n where row != column {
-        let factor = left[row * n + column]
-        guard factor != 0 else { continue }
-        for k in 0..<n {
-          left[row * n + k] -= factor * left[column * n + k]
-          right[row * n + k] -= factor * right[column * n + k]
-        }
-      }
-    }
-    return right
   }
 }
