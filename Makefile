@@ -11,6 +11,7 @@ BIN := .build/$(CONFIG)
 TCA := $(BIN)/tca
 VENV := .venv
 PYTHON := $(VENV)/bin/python
+STREAMING_VENV := .venv-streaming
 STAGES := ingest prepare tokenizer trie cf
 BENCH ?= tokenizer tokenizer_train sasrec ease
 APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev pkg-config zstd python3-venv
@@ -57,8 +58,8 @@ test: test-swift test-python
 test-swift: build
 	$(SWIFT) test -c $(CONFIG) --disable-testable-imports
 
-test-python: build $(VENV)/.installed
-	TCA_BIN=$(BIN) $(PYTHON) -m pytest -q Tests/python
+test-python: build $(VENV)/.installed $(STREAMING_VENV)/.installed
+	TCA_BIN=$(BIN) TCA_STREAMING_PYTHON=$(abspath $(STREAMING_VENV))/bin/python $(PYTHON) -m pytest -q Tests/python
 
 deps: deps-system deps-python
 
@@ -71,13 +72,20 @@ deps-system:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-deps-python: $(VENV)/.installed
+deps-python: $(VENV)/.installed $(STREAMING_VENV)/.installed
 
 # The virtual environment is rebuilt only when the requirements change.
 $(VENV)/.installed: Tests/python/requirements.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q -r Tests/python/requirements.txt
+	touch $@
+
+# mosaicml-streaming (the shard reader tests' oracle) in its own environment, so its dependencies never touch ours.
+$(STREAMING_VENV)/.installed: Tests/python/requirements-streaming.txt
+	test -x $(STREAMING_VENV)/bin/python || python3 -m venv $(STREAMING_VENV)
+	$(STREAMING_VENV)/bin/python -m pip install -q --upgrade pip
+	$(STREAMING_VENV)/bin/python -m pip install -q -r Tests/python/requirements-streaming.txt
 	touch $@
 
 format:

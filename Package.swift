@@ -34,6 +34,7 @@ let package = Package(
     .executable(name: "tca-tokenize", targets: ["tca-tokenize"]),
     .executable(name: "tca-trie", targets: ["tca-trie"]),
     .executable(name: "tca-train-cf", targets: ["tca-train-cf"]),
+    .executable(name: "tca-soft-labels", targets: ["tca-soft-labels"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,13 +64,19 @@ let package = Package(
     module("TitleTrie", ["BPETokenizer", "Interactions", "LogIngest", "ArtifactFormats", "PipelineCore"]),
     module(
       "CollaborativeFiltering", ["Interactions", "LogIngest", "DenseLinearAlgebra", "ArtifactFormats", "PipelineCore"]),
+    module(
+      "SoftLabels",
+      [
+        "CollaborativeFiltering", "TitleTrie", "BPETokenizer", "Interactions", "LogIngest", "DenseLinearAlgebra",
+        "ArtifactFormats", "PipelineCore",
+      ]),
 
     module(
       "StageCommands",
       [
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         "PipelineGraph", "LogIngest", "Interactions", "BPETokenizer", "TitleTrie", "CollaborativeFiltering",
-        "ArtifactFormats",
+        "SoftLabels", "ArtifactFormats",
         "PipelineCore",
       ]),
 
@@ -79,6 +86,7 @@ let package = Package(
     executable("tca-tokenize"),
     executable("tca-trie"),
     executable("tca-train-cf"),
+    executable("tca-soft-labels"),
 
     // Test helpers shared by every test target (temporary folders, the shared real data).
     .target(name: "TestSupport", dependencies: ["PipelineCore"], path: "Tests/TestSupport"),
@@ -105,6 +113,12 @@ let package = Package(
       dependencies: [
         "TestSupport", "CollaborativeFiltering", "Interactions", "LogIngest", "DenseLinearAlgebra", "ArtifactFormats",
         "PipelineCore",
+      ]),
+    .testTarget(
+      name: "SoftLabelsTests",
+      dependencies: [
+        "TestSupport", "SoftLabels", "CollaborativeFiltering", "TitleTrie", "Interactions", "LogIngest",
+        "ArtifactFormats", "PipelineCore",
       ]),
     .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PipelineCore"], exclude: ["Goldens"]),
   ]

@@ -10,6 +10,8 @@ public struct ParameterSpecification: Sendable {
     case choice([String])
     case stringList
     case object
+    /// A positive integer, or the string `all` (the soft-label stage's `k`).
+    case countOrAll(minimum: Int64)
   }
 
   public var name: String
@@ -55,6 +57,12 @@ public struct ParameterSpecification: Sendable {
       }
     case .object:
       if value.objectValue == nil { return "expected an object, found \(value.typeName)" }
+    case .countOrAll(let minimum):
+      if value.stringValue == "all" { return nil }
+      guard case .integer(let number) = value else {
+        return "expected an integer or 'all', found \(value.stringValue.map { "'\($0)'" } ?? value.typeName)"
+      }
+      if number < minimum { return "must be at least \(minimum) (or 'all'), found \(number)" }
     }
     return nil
   }
@@ -148,16 +156,19 @@ public struct StageContext {
   /// The empty directory the stage writes its outputs into.
   public var outputDirectory: String
   public var diagnostics: Diagnostics
+  /// The share of the work this run computes, for a stage that `supportsPartitions`; `nil` is all of it.
+  public var partition: StagePartition?
 
   public init(
     parameters: StageParameters, inputs: [String: String], rawFiles: [String: String], outputDirectory: String,
-    diagnostics: Diagnostics
+    diagnostics: Diagnostics, partition: StagePartition? = nil
   ) {
     self.parameters = parameters
     self.inputs = inputs
     self.rawFiles = rawFiles
     self.outputDirectory = outputDirectory
     self.diagnostics = diagnostics
+    self.partition = partition
   }
 
   public func input(_ name: String) throws(PipelineError) -> String {
@@ -199,12 +210,82 @@ public protocol PipelineStage: Sendable {
   /// inconsistent combinations. The default returns them unchanged.
   static func normalizeParameters(_ parameters: StageParameters, file: String) throws(PipelineError)
     -> StageParameters
+
+  /// Whether `run` honours `context.partition`: computes a deterministic share of its output that
+  /// `mergePartitions` later combines into exactly what one run writes. Default false.
+  static var supportsPartitions: Bool { get }
+
+  /// Combines the outputs of partitions 0..<n (`directories`, in partition order, each with its
+  /// manifest) into `directory`, byte-identical to one unpartitioned run, and returns the metrics.
+  static func mergePartitions(_ directories: [String], into directory: String, diagnostics: Diagnostics) throws
+    -> JSONValue
 }
 
 extension PipelineStage {
   public static func normalizeParameters(_ parameters: StageParameters, file: String) throws(PipelineError)
     -> StageParameters
   { parameters }
+
+  public static var supportsPartitions: Bool { false }
+
+  public static func mergePartitions(_ directories: [String], into directory: String, diagnostics: Diagnostics)
+    throws -> JSONValue
+  {
+    throw PipelineError.usage("stage '\(name)' does not run in partitions, so there is nothing to merge")
+  }
+}
+
+/// One share of a partitioned stage run: partition `index` (0-based) of `count`.
+public struct StagePartition: Equatable, Hashable, Sendable, CustomStringConvertible {
+  public var index: Int
+  public var count: Int
+
+  public init(index: Int, count: Int) {
+    precondition(count >= 1 && index >= 0 && index < count, "partition \(index)/\(count)")
+    self.index = index
+    self.count = count
+  }
+
+  /// `i/n` with 0 ≤ i < n, as `--partition` takes it.
+  public init(parsing text: String) throws(PipelineError) {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1, index >= 0,
+      index < count
+    else {
+      throw .usage("--partition takes i/n with 0 ≤ i < n (partition i of n, counted from 0), got '\(text)'")
+    }
+    self.init(index: index, count: count)
+  }
+
+  /// The partition an array job says this process is: Slurm's `SLURM_ARRAY_TASK_ID` (counted from
+  /// `SLURM_ARRAY_TASK_MIN`, default 0) of `SLURM_ARRAY_TASK_COUNT`, or a Kubernetes Indexed Job's
+  /// `JOB_COMPLETION_INDEX` of `TCA_PARTITION_COUNT` (set it to the Job's `completions`); `nil`
+  /// outside an array job.
+  public static func fromEnvironment(_ environment: [String: String]) throws(PipelineError) -> StagePartition? {
+    if let task = environment["SLURM_ARRAY_TASK_ID"], let total = environment["SLURM_ARRAY_TASK_COUNT"] {
+      let minimum = Int(environment["SLURM_ARRAY_TASK_MIN"] ?? "0") ?? 0
+      guard let id = Int(task), let count = Int(total), count >= 1, id - minimum >= 0, id - minimum < count else {
+        throw .usage(
+          "SLURM_ARRAY_TASK_ID=\(task), SLURM_ARRAY_TASK_MIN=\(minimum), SLURM_ARRAY_TASK_COUNT=\(total) do not give a partition; use a contiguous --array range or pass --partition i/n"
+        )
+      }
+      return StagePartition(index: id - minimum, count: count)
+    }
+    if let index = environment["JOB_COMPLETION_INDEX"] {
+      guard let total = environment["TCA_PARTITION_COUNT"] else {
+        throw .usage(
+          "JOB_COMPLETION_INDEX=\(index) is set but TCA_PARTITION_COUNT is not; set it to the Job's completions or pass --partition i/n"
+        )
+      }
+      return try StagePartition(parsing: "\(index)/\(total)")
+    }
+    return nil
+  }
+
+  /// The contiguous share `[total·i/n, total·(i+1)/n)` of `total` units of work.
+  public func share(of total: Int) -> Range<Int> { (total * index / count)..<(total * (index + 1) / count) }
+
+  public var description: String { "\(index)/\(count)" }
 }
 
 extension PipelineStage {

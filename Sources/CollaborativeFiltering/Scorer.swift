@@ -33,17 +33,26 @@ extension EmbeddingScorer {
   /// items, each a single-threaded OpenBLAS call run on this process's threads: the scores do not
   /// depend on any thread count (OpenBLAS's threaded sgemm rounds differently with its thread count).
   public func scores(_ samples: SampleSet, range: Range<Int>, into output: UnsafeMutablePointer<Float>) {
+    itemVectors.withUnsafeBufferPointer { items in
+      scores(samples, range: range, against: items.baseAddress!, count: itemCount, into: output)
+    }
+  }
+
+  /// The same product against another `count` × d item matrix (the soft-label stage passes the item
+  /// vectors reordered into trie order, so its scores come out in that order with no gather).
+  public func scores(
+    _ samples: SampleSet, range: Range<Int>, against items: UnsafePointer<Float>, count: Int,
+    into output: UnsafeMutablePointer<Float>
+  ) {
     guard !range.isEmpty else { return }
     let users = UnsafeMutablePointer<Float>.allocate(capacity: range.count * dimension)
     defer { users.deallocate() }
     userVectors(samples, range: range, into: users)
-    itemVectors.withUnsafeBufferPointer { items in
-      DenseLinearAlgebra.withSingleThreadedBLAS {
-        TiledProduct.columnBlocks(
-          m: range.count, n: itemCount, k: dimension, a: users, lda: dimension, b: items.baseAddress!,
-          ldb: dimension, transposeB: true, c: output, ldc: itemCount, blockColumns: 2048,
-          threads: ProcessInfo.processInfo.activeProcessorCount)
-      }
+    DenseLinearAlgebra.withSingleThreadedBLAS {
+      TiledProduct.columnBlocks(
+        m: range.count, n: count, k: dimension, a: users, lda: dimension, b: items, ldb: dimension,
+        transposeB: true, c: output, ldc: count, blockColumns: 2048,
+        threads: ProcessInfo.processInfo.activeProcessorCount)
     }
   }
 }

@@ -108,9 +108,10 @@ public final class Ledger {
   }
 
   public func recordStage(
-    run id: Int64, pipeline: String, entry: String, material: StageKeyMaterial, outcome: String, seconds: Double
+    run id: Int64, pipeline: String, entry: String, material: StageKeyMaterial, outcome: String, seconds: Double,
+    key given: String? = nil
   ) throws(PipelineError) {
-    let key = material.key
+    let key = given ?? material.key
     try run("record stage") {
       try database.query(
         "INSERT OR REPLACE INTO run_stages(run_id, entry, stage, key, outcome, seconds) VALUES (?,?,?,?,?,?)",
@@ -121,12 +122,15 @@ public final class Ledger {
     }
   }
 
-  public func recordArtifact(material: StageKeyMaterial, seconds: Double, bytes: Int64) throws(PipelineError) {
+  /// - Parameter given: the entry's key when it is not the material's (a partition's).
+  public func recordArtifact(material: StageKeyMaterial, seconds: Double, bytes: Int64, key given: String? = nil)
+    throws(PipelineError)
+  {
     try run("record artifact") {
       try database.query(
         "INSERT OR REPLACE INTO artifacts(key, stage, key_json, created_at, seconds, bytes) VALUES (?,?,?,?,?,?)",
         [
-          .text(material.key), .text(material.stage), .text(material.json.canonicalText()), .text(Self.now()),
+          .text(given ?? material.key), .text(material.stage), .text(material.json.canonicalText()), .text(Self.now()),
           .real(seconds), .integer(bytes),
         ])
     }

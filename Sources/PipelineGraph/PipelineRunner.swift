@@ -11,7 +11,9 @@ public final class PipelineRunner {
     public var isCached: Bool
     /// Raw files this plan had to read to hash (not memoised).
     public var rawFilesRead: Int
-    public var key: String { material.key }
+    /// Set when this run computes one partition of the stage: that partition's entry.
+    public var partitionKey: String? = nil
+    public var key: String { partitionKey ?? material.key }
   }
 
   public enum Outcome: String, Sendable {
@@ -87,9 +89,13 @@ public final class PipelineRunner {
   ///   - only: run just these entries (their missing ancestors are computed first, with a note).
   ///   - force: recompute these entries even when cached.
   ///   - dryRun: plan and report, compute nothing.
-  public func run(only: Set<String> = [], force: Set<String> = [], dryRun: Bool = false, command: String)
-    throws -> [StageReport]
-  {
+  ///   - partition: compute only this share of every stage that runs in partitions (each into
+  ///     its own entry, linked as `<stage>.part-<i>-of-<n>`); stages after it are skipped until
+  ///     `tca merge` has combined the partitions.
+  public func run(
+    only: Set<String> = [], force: Set<String> = [], dryRun: Bool = false, partition: StagePartition? = nil,
+    command: String
+  ) throws -> [StageReport] {
     for name in only.union(force).sorted() where graph.node(name) == nil {
       throw PipelineError.usage(
         "pipeline '\(graph.name)' has no stage '\(name)' (stages: \(graph.nodes.map(\.entry.name).joined(separator: ", ")))"
@@ -108,9 +114,25 @@ public final class PipelineRunner {
     let runID = try store.ledger.beginRun(pipeline: graph.name, command: command)
     var reports: [StageReport] = []
     var directories: [String: String] = [:]
+    var partitioned: Set<String> = []
     do {
-      for stage in plan {
-        let entry = stage.node.entry.name
+      for var stage in plan {
+        var entry = stage.node.entry.name
+        if let partition {
+          if let upstream = stage.node.inputs.values.first(where: partitioned.contains) {
+            partitioned.insert(entry)
+            diagnostics.note(
+              "\(entry): skipped; it needs all of '\(upstream)', which this run computes in part (run `tca merge` once every partition is done)"
+            )
+            continue
+          }
+          if stage.node.stage.supportsPartitions {
+            partitioned.insert(entry)
+            stage.partitionKey = stage.material.partitionKey(partition)
+            stage.isCached = store.hasEntry(stage.key)
+            entry = "\(entry).part-\(partition.index)-of-\(partition.count)"
+          }
+        }
         let label = "\(entry)"
         let started = monotonicSeconds()
         let forced = force.contains(entry)
@@ -146,11 +168,12 @@ public final class PipelineRunner {
               let manifest = try StageExecutor.execute(
                 stage: stage.node.stage, parameters: stage.node.parameters, material: stage.material,
                 inputDirectories: inputDirectories, rawFiles: stage.rawFiles, workDirectory: work,
-                diagnostics: diagnostics)
+                diagnostics: diagnostics, partition: stage.partitionKey == nil ? nil : partition)
               try store.publish(workDirectory: work, key: stage.key)
               let seconds = monotonicSeconds() - started
               try store.ledger.recordArtifact(
-                material: stage.material, seconds: seconds, bytes: manifest.files.reduce(0) { $0 + $1.size })
+                material: stage.material, seconds: seconds, bytes: manifest.files.reduce(0) { $0 + $1.size },
+                key: stage.key)
               diagnostics.note("\(label): done in \(formatDuration(seconds))")
             } catch {
               try? FileSystem.removeTree(work)
@@ -160,11 +183,11 @@ public final class PipelineRunner {
           }
         }
         let seconds = monotonicSeconds() - started
-        directories[entry] = store.entryPath(stage.key)
+        directories[stage.node.entry.name] = store.entryPath(stage.key)
         try store.link(pipeline: graph.name, entry: entry, key: stage.key)
         try store.ledger.recordStage(
           run: runID, pipeline: graph.name, entry: entry, material: stage.material, outcome: outcome.rawValue,
-          seconds: seconds)
+          seconds: seconds, key: stage.key)
         reports.append(
           StageReport(
             entry: entry, key: stage.key, outcome: outcome, seconds: seconds, path: store.entryPath(stage.key)))
@@ -174,6 +197,55 @@ public final class PipelineRunner {
       throw error
     }
     try store.ledger.finishRun(runID, status: "ok")
+    return reports
+  }
+
+  /// Merges the partition entries of every stage that runs in partitions (`run(partition:)`) into
+  /// the entry of the whole run, publishes it under the whole run's key and links it; stages
+  /// already whole in the store are reported as cached. Missing partitions are an error that names
+  /// them.
+  public func merge() throws -> [StageReport] {
+    let plan = try plan()
+    var reports: [StageReport] = []
+    for stage in plan where stage.node.stage.supportsPartitions {
+      let entry = stage.node.entry.name
+      let started = monotonicSeconds()
+      guard !stage.isCached else {
+        diagnostics.note("\(entry): already whole in the store (\(stage.key.prefix(12))); nothing to merge")
+        try store.link(pipeline: graph.name, entry: entry, key: stage.key)
+        reports.append(
+          StageReport(entry: entry, key: stage.key, outcome: .cached, seconds: 0, path: store.entryPath(stage.key)))
+        continue
+      }
+      let found = try PartitionMerge.partitions(of: stage.key, in: store)
+      guard let count = found.last?.partition.count else {
+        throw PipelineError.usage(
+          "\(entry): no partitions of \(stage.key.prefix(12)) in the store; run `tca run \(graph.name) --partition i/n` for i = 0..n-1 first (upstream stages unchanged)"
+        )
+      }
+      let lock = try store.lock(stage.key, label: entry)
+      defer { lock.unlock() }
+      if store.hasEntry(stage.key) { continue }
+      let work = try store.makeWorkDirectory(stage.key)
+      do {
+        let manifest = try PartitionMerge.merge(
+          found.filter { $0.partition.count == count }.map(\.directory), registry: StageRegistry([stage.node.stage]),
+          workDirectory: work, diagnostics: diagnostics)
+        try store.publish(workDirectory: work, key: stage.key)
+        let seconds = monotonicSeconds() - started
+        try store.ledger.recordArtifact(
+          material: stage.material, seconds: seconds, bytes: manifest.files.reduce(0) { $0 + $1.size })
+      } catch {
+        try? FileSystem.removeTree(work)
+        throw error
+      }
+      try store.link(pipeline: graph.name, entry: entry, key: stage.key)
+      diagnostics.note("\(entry): merged \(count) partitions into \(stage.key.prefix(12))")
+      reports.append(
+        StageReport(
+          entry: entry, key: stage.key, outcome: .computed, seconds: monotonicSeconds() - started,
+          path: store.entryPath(stage.key)))
+    }
     return reports
   }
 

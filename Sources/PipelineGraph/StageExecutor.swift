@@ -26,22 +26,44 @@ public enum StageExecutor {
   /// - Returns: the manifest written.
   public static func execute(
     stage: any PipelineStage.Type, parameters: StageParameters, material: StageKeyMaterial,
-    inputDirectories: [String: String], rawFiles: [RawFileInput], workDirectory: String, diagnostics: Diagnostics
+    inputDirectories: [String: String], rawFiles: [RawFileInput], workDirectory: String, diagnostics: Diagnostics,
+    partition: StagePartition? = nil
   ) throws -> Manifest {
     let context = StageContext(
       parameters: parameters, inputs: inputDirectories,
       rawFiles: Dictionary(uniqueKeysWithValues: rawFiles.map { ($0.role, $0.absolutePath) }),
-      outputDirectory: workDirectory, diagnostics: diagnostics)
-    let metrics = try stage.run(context)
+      outputDirectory: workDirectory, diagnostics: diagnostics, partition: partition)
+    var metrics = try stage.run(context)
+    if let partition {
+      guard stage.supportsPartitions else {
+        throw PipelineError.usage("stage '\(stage.name)' does not run in partitions; drop --partition")
+      }
+      var object = metrics.objectValue ?? [:]
+      object["partition"] = [
+        "index": JSONValue(partition.index), "count": JSONValue(partition.count), "key": .string(material.key),
+      ]
+      metrics = .object(object)
+    }
+    return try finish(
+      stage: stage, material: material, rawFiles: rawFiles, workDirectory: workDirectory, metrics: metrics,
+      key: partition.map { material.partitionKey($0) } ?? material.key)
+  }
+
+  /// Checks the declared outputs of a finished work directory, syncs its files and writes its
+  /// manifest last (a stage run and a merge of partitions both end here).
+  public static func finish(
+    stage: any PipelineStage.Type, material: StageKeyMaterial, rawFiles: [RawFileInput], workDirectory: String,
+    metrics: JSONValue, key: String
+  ) throws -> Manifest {
     // A stage that exits cleanly with missing outputs must not poison the cache.
     for output in stage.declaredOutputs where !FileSystem.exists(FileSystem.join(workDirectory, output)) {
       throw PipelineError(
-        .stageFailed, "stage '\(parameters.stage)' finished without writing '\(output)'; this is a bug in the stage")
+        .stageFailed, "stage '\(stage.name)' finished without writing '\(output)'; this is a bug in the stage")
     }
     let files = try Manifest.fileRecords(directory: workDirectory)
     for file in files { try FileSystem.syncFile(FileSystem.join(workDirectory, file.path)) }
     let manifest = Manifest(
-      stage: stage.name, stageVersion: stage.version, key: material.key, params: material.params,
+      stage: stage.name, stageVersion: stage.version, key: key, params: material.params,
       inputs: material.inputs,
       rawFiles: Dictionary(
         uniqueKeysWithValues: rawFiles.map {

@@ -33,6 +33,21 @@ public struct StageKeyMaterial: Equatable, Sendable {
 
   public var key: String { ContentHash.sha256(json.canonicalText()) }
 
+  /// The key of partition `partition` of this stage run: the same material plus the partition, so
+  /// partitions of one run, and partitions of different counts, never share an entry.
+  public func partitionKey(_ partition: StagePartition) -> String {
+    guard case .object(var object) = json else { preconditionFailure("key material is an object") }
+    object["partition"] = ["index": JSONValue(partition.index), "count": JSONValue(partition.count)]
+    return ContentHash.sha256(JSONValue.object(object).canonicalText())
+  }
+
+  /// The material a manifest records (its stage, version, params, input keys, raw-file hashes).
+  public init(manifest: Manifest) {
+    self.init(
+      stage: manifest.stage, version: manifest.stageVersion, params: manifest.params, inputs: manifest.inputs,
+      rawFiles: manifest.rawFiles.mapValues(\.sha256))
+  }
+
   public init?(json: JSONValue) {
     guard let stage = json["stage"]?.stringValue, let version = json["version"]?.integerValue,
       let params = json["params"]?.objectValue, let inputs = json["inputs"]?.objectValue,

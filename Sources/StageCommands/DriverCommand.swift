@@ -3,6 +3,7 @@ import ArtifactFormats
 import CollaborativeFiltering
 import PipelineCore
 import PipelineGraph
+import SoftLabels
 
 /// `tca`: the driver that runs pipelines through the content-addressed store.
 public struct DriverCommand: ParsableCommand {
@@ -16,7 +17,7 @@ public struct DriverCommand: ParsableCommand {
     version: StageExecutor.toolVersion,
     subcommands: [
       RunCommand.self, StatusCommand.self, ValidateCommand.self, GarbageCollectCommand.self, ListRunsCommand.self,
-      StagesCommand.self, EncodeCommand.self, ScoreCommand.self,
+      StagesCommand.self, EncodeCommand.self, ScoreCommand.self, MergeCommand.self,
     ])
   public init() {}
 }
@@ -57,6 +58,13 @@ struct RunCommand: ParsableCommand {
   @Flag(name: .long, help: "Show what would run, and compute nothing.")
   var dryRun = false
 
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Compute partition i of n (from 0) of the stages that run in partitions (soft-labels), each into its own entry; `tca merge` combines them. Default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + TCA_PARTITION_COUNT; 'none' turns that off.",
+      valueName: "i/n"))
+  var partition: String?
+
   @OptionGroup var common: CommonOptions
 
   func run() throws {
@@ -66,10 +74,13 @@ struct RunCommand: ParsableCommand {
       let runner = try makeRunner(pipeline, diagnostics: diagnostics)
       let graph = runner.graph
       let store = runner.store
+      let share = try resolvePartition(partition, stage: nil, diagnostics: diagnostics)
       let command =
         (["tca", "run", pipeline] + (only.isEmpty ? [] : ["--only"] + only)
-        + (force.isEmpty ? [] : ["--force"] + force) + (dryRun ? ["--dry-run"] : [])).joined(separator: " ")
-      let reports = try runner.run(only: Set(only), force: Set(force), dryRun: dryRun, command: command)
+        + (force.isEmpty ? [] : ["--force"] + force) + (dryRun ? ["--dry-run"] : [])
+        + (share.map { ["--partition", "\($0)"] } ?? [])).joined(separator: " ")
+      let reports = try runner.run(
+        only: Set(only), force: Set(force), dryRun: dryRun, partition: share, command: command)
       printData(padded("STAGE", 16) + padded("OUTCOME", 10) + padded("TIME", 9) + "OUTPUT")
       for report in reports {
         let link = FileSystem.join(store.runsDirectory, graph.name, report.entry)
@@ -135,11 +146,15 @@ struct ValidateCommand: ParsableCommand {
         }
         if FileSystem.exists(FileSystem.join(path, Manifest.fileName)) {
           directories.append(path)
+        } else if FileSystem.exists(FileSystem.join(path, "index.json")) {
+          // A soft-label shard directory without our manifest (copied, downloaded).
+          try SoftLabelsStage.validateShards(directory: path)
+          printData("ok  \(padded("mds", 10))shards  \(path)")
         } else {
           // A folder of artifacts, such as .tca/runs/demo.
           let children = try FileSystem.listDirectory(path).map { FileSystem.join(path, $0) }
             .filter { FileSystem.exists(FileSystem.join($0, Manifest.fileName)) }
-          guard !children.isEmpty else {
+          guard !children.isEmpty || FileSystem.exists(FileSystem.join(path, "index.json")) else {
             throw PipelineError.invalidArtifact("'\(path)' has no manifest.json; it is not an artifact directory")
           }
           directories += children
@@ -214,6 +229,64 @@ struct StagesCommand: ParsableCommand {
       for parameter in stage.parameters {
         let value = parameter.defaultValue.map { $0.canonicalText() } ?? "required"
         printData("  \(padded(parameter.name, 18)) \(padded(value, 12)) \(parameter.summary)")
+      }
+    }
+  }
+}
+
+struct MergeCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "merge",
+    abstract: "Combines the partitions of a partitioned stage (soft-labels) into the whole run's artifact.",
+    discussion: """
+      tca merge PIPELINE             merges the partition entries in the store ($TCA_HOME) and publishes the
+                                     whole entry under the key one unpartitioned run has, then links it.
+      tca merge -o OUT DIR…          merges partition directories written by `tca-soft-labels --partition`.
+      """)
+
+  @Argument(help: "A pipeline name or path; with --output, the partition directories instead.")
+  var arguments: [String]
+
+  @Option(name: [.short, .long], help: "Merge these partition directories into this new directory.")
+  var output: String?
+
+  @OptionGroup var common: CommonOptions
+
+  func validate() throws {
+    if arguments.isEmpty { throw ValidationError("give a pipeline, or --output and the partition directories") }
+    if output == nil && arguments.count != 1 {
+      throw ValidationError("without --output, give one pipeline; with --output, the partition directories")
+    }
+  }
+
+  func run() throws {
+    let diagnostics = common.diagnostics(tool: "tca")
+    try reportingErrors(diagnostics) {
+      if let output {
+        let destination = FileSystem.absolute(output)
+        guard !FileSystem.exists(destination) else {
+          throw PipelineError.usage("'\(output)' exists; choose a new --output directory")
+        }
+        let work = "\(destination).tmp.\(ProcessIdentity.current)"
+        try FileSystem.removeTree(work)
+        try FileSystem.createDirectory(work)
+        do {
+          let manifest = try PartitionMerge.merge(
+            arguments.map(FileSystem.absolute), registry: stageRegistry, workDirectory: work, diagnostics: diagnostics)
+          try FileSystem.rename(work, to: destination)
+          FileSystem.syncDirectory(FileSystem.parentPath(destination))
+          printData(manifest.key)
+          diagnostics.note("wrote \(output) (key \(manifest.key.prefix(12)))")
+        } catch {
+          try? FileSystem.removeTree(work)
+          throw error
+        }
+        return
+      }
+      let runner = try makeRunner(arguments[0], diagnostics: diagnostics)
+      for report in try runner.merge() {
+        let link = FileSystem.join(runner.store.runsDirectory, runner.graph.name, report.entry)
+        printData(padded(report.entry, 16) + padded(report.outcome.rawValue, 10) + displayPath(link))
       }
     }
   }

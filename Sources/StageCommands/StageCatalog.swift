@@ -4,9 +4,10 @@ import CollaborativeFiltering
 import Interactions
 import LogIngest
 import PipelineGraph
+import SoftLabels
 import TitleTrie
 
 /// Every stage this build knows, for the driver and `tca validate`.
 public let stageRegistry = StageRegistry([
-  IngestStage.self, PrepareStage.self, TokenizerStage.self, TrieStage.self, CFStage.self,
+  IngestStage.self, PrepareStage.self, TokenizerStage.self, TrieStage.self, CFStage.self, SoftLabelsStage.self,
 ])

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ArtifactFormats
 import CollaborativeFiltering
+import Foundation
 import PipelineCore
 import PipelineGraph
 
@@ -18,6 +19,13 @@ public struct StageOptions: ParsableArguments {
 
   @Option(name: .long, help: "The raw data folder (default $TCA_DATA, else data/).")
   var data: String?
+
+  @Option(
+    name: .long,
+    help: ArgumentHelp(
+      "Compute partition i of n (from 0) of a stage that runs in partitions (soft-labels); `tca merge --output` combines them. Default: from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX + TCA_PARTITION_COUNT; 'none' turns that off.",
+      valueName: "i/n"))
+  var partition: String?
 
   @OptionGroup var common: CommonOptions
 
@@ -78,10 +86,12 @@ public struct StageOptions: ParsableArguments {
       let material = StageKeyMaterial(
         stage: stage.name, version: stage.version, params: stage.keyParameters(parameters), inputs: inputKeys,
         rawFiles: Dictionary(uniqueKeysWithValues: rawFiles.map { ($0.role, $0.sha256) }))
+      let share = try resolvePartition(partition, stage: stage, diagnostics: diagnostics)
+      let key = share.map { material.partitionKey($0) } ?? material.key
       let destination = FileSystem.absolute(output)
       if FileSystem.exists(destination) {
-        if let existing = try? Manifest.read(directory: destination), existing.key == material.key {
-          diagnostics.note("'\(output)' already holds key \(material.key.prefix(12)); nothing to do")
+        if let existing = try? Manifest.read(directory: destination), existing.key == key {
+          diagnostics.note("'\(output)' already holds key \(key.prefix(12)); nothing to do")
           return
         }
         throw PipelineError.usage("'\(output)' exists and holds something else; remove it or choose another --output")
@@ -92,15 +102,15 @@ public struct StageOptions: ParsableArguments {
       do {
         _ = try StageExecutor.execute(
           stage: stage, parameters: parameters, material: material, inputDirectories: inputDirectories,
-          rawFiles: rawFiles, workDirectory: work, diagnostics: diagnostics)
+          rawFiles: rawFiles, workDirectory: work, diagnostics: diagnostics, partition: share)
         try FileSystem.rename(work, to: destination)
         FileSystem.syncDirectory(FileSystem.parentPath(destination))
       } catch {
         try? FileSystem.removeTree(work)
         throw error
       }
-      printData(material.key)
-      diagnostics.note("wrote \(output) (key \(material.key.prefix(12)))")
+      printData(key)
+      diagnostics.note("wrote \(output) (key \(key.prefix(12))\(share.map { ", partition \($0)" } ?? ""))")
     }
   }
 }
@@ -153,5 +163,32 @@ public struct TrainCFCommand: ParsableCommand {
   public func run() throws {
     NativeBLASKernel.restartIfNeeded(options.common.diagnostics(tool: "tca-train-cf"))
     try options.execute(stageNamed: "cf", tool: "tca-train-cf")
+  }
+}
+
+/// The partition `--partition` names, else the one an array job's environment names (for a stage
+/// that runs in partitions), else none.
+func resolvePartition(_ option: String?, stage: (any PipelineStage.Type)?, diagnostics: Diagnostics) throws
+  -> StagePartition?
+{
+  if option == "none" { return nil }
+  if let option { return try StagePartition(parsing: option) }
+  if let stage, !stage.supportsPartitions { return nil }
+  guard let partition = try StagePartition.fromEnvironment(ProcessInfo.processInfo.environment) else { return nil }
+  diagnostics.note(
+    "partition \(partition) from the array job's environment (pass --partition none to compute everything)")
+  return partition
+}
+
+/// `tca-soft-labels`: the soft-labels stage on its own.
+public struct SoftLabelsCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "tca-soft-labels",
+    abstract: "Computes token-level CF soft labels along each target's trie path into MDS shards (zstd).")
+  @OptionGroup var options: StageOptions
+  public init() {}
+  public func run() throws {
+    NativeBLASKernel.restartIfNeeded(options.common.diagnostics(tool: "tca-soft-labels"))
+    try options.execute(stageNamed: "soft-labels", tool: "tca-soft-labels")
   }
 }

@@ -1,0 +1,125 @@
+/// The exponential and logarithm of the soft-label inner loop, written for throughput: `exp` runs
+/// over every item of every sample, so libm's scalar `expf` (≈ 5 ns per call) would cost more than
+/// the score GEMM itself.
+///
+/// Both are deterministic (plain float arithmetic in a fixed order, no lookup tables, no
+/// dependence on the CPU's vector width): the same input gives the same bits on every machine that
+/// rounds IEEE single precision correctly.
+public enum FastMath {
+  /// `exp(x)` for `x ≤ 0` (the caller subtracts the maximum first) in single precision, to within
+  /// 2 ulp of the correctly rounded value for `x ≥ -87.3`; below that the result is 0 (it would be
+  /// subnormal, below 1.2e-38 of the maximum's mass, and is dropped). NaN stays NaN.
+  ///
+  /// Cephes `expf`: n = round(x / ln 2), r = x − n·ln 2 in two parts, e^r by its degree-7 Taylor-like
+  /// minimax polynomial, times 2ⁿ assembled in the exponent bits.
+  @inline(__always)
+  public static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let lowest = SIMD8<Float>(repeating: -87.33654)
+    let tooSmall = x .< lowest
+    let clamped = x.replacing(with: lowest, where: tooSmall)
+    // n = round(x / ln 2) by the 1.5·2²³ trick: adding it rounds to an integer (to nearest, ties to
+    // even) held in the low mantissa bits, which also give 2ⁿ's exponent field without a conversion.
+    let magic = SIMD8<Float>(repeating: 12_582_912)
+    let shifted = clamped * 1.442_695_04 + magic
+    let n = shifted - magic
+    var r = clamped - n * 0.693_359_375
+    r = r + n * 2.121_944_4e-4
+    var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+    p = p * r + 1.398_199_95e-3
+    p = p * r + 8.333_451_9e-3
+    p = p * r + 4.166_579_59e-2
+    p = p * r + 1.666_666_55e-1
+    p = p * r + 5.000_000_12e-1
+    let r2 = r * r
+    let value = p * r2 + r + 1
+    let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127
+    let scale = unsafeBitCast(exponent &<< 23, to: SIMD8<Float>.self)
+    return (value * scale).replacing(with: 0, where: tooSmall)
+  }
+
+  /// Writes `exp((values[i] − shift) · scale)` to `output[i]` for i in `0..<count`, where every
+  /// argument is at most 0 (`shift` is the maximum, `scale` > 0); −∞ scores give 0.
+  public static func exponentiate(
+    _ values: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int, shift: Float, scale: Float
+  ) {
+    let vectorCount = count / 8
+    let shiftVector = SIMD8<Float>(repeating: shift)
+    let scaleVector = SIMD8<Float>(repeating: scale)
+    let source = UnsafeRawPointer(values)
+    let destination = UnsafeMutableRawPointer(output)
+    for index in 0..<vectorCount {
+      let x = source.loadUnaligned(fromByteOffset: index * 32, as: SIMD8<Float>.self)
+      destination.storeBytes(
+        of: expNonPositive((x - shiftVector) * scaleVector), toByteOffset: index * 32, as: SIMD8<Float>.self)
+    }
+    let tail = count - vectorCount * 8
+    if tail > 0 {
+      var x = SIMD8<Float>(repeating: shift)
+      for lane in 0..<tail { x[lane] = values[vectorCount * 8 + lane] }
+      let result = expNonPositive((x - shiftVector) * scaleVector)
+      for lane in 0..<tail { output[vectorCount * 8 + lane] = result[lane] }
+    }
+  }
+
+  /// The largest of `values[0..<count]` (NaN is ignored unless every value is NaN); `-infinity`
+  /// when `count` is 0.
+  public static func maximum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    var best = SIMD8<Float>(repeating: -.infinity)
+    let vectorCount = count / 8
+    let raw = UnsafeRawPointer(values)
+    for index in 0..<vectorCount {
+      let x = raw.loadUnaligned(fromByteOffset: index * 32, as: SIMD8<Float>.self)
+      // A NaN compares false, so it never becomes the maximum.
+      best.replace(with: x, where: x .> best)
+    }
+    var result = best.max()
+    for index in (vectorCount * 8)..<count where values[index] > result { result = values[index] }
+    return result
+  }
+
+  /// Σ `values[start..<end]` accumulated in double precision, in a fixed order (eight running
+  /// partial sums over consecutive lanes, then added pairwise), so the same range always gives
+  /// the same bits.
+  @inline(__always)
+  public static func sum(_ values: UnsafePointer<Float>, from start: Int, to end: Int) -> Double {
+    var index = start
+    var total: Double = 0
+    if end - index >= 8 {
+      var low = SIMD4<Double>.zero
+      var high = SIMD4<Double>.zero
+      let raw = UnsafeRawPointer(values)
+      while end - index >= 8 {
+        let x = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
+        low += SIMD4<Double>(x.lowHalf)
+        high += SIMD4<Double>(x.highHalf)
+        index += 8
+      }
+      total = (low + high).sum()
+    }
+    while index < end {
+      total += Double(values[index])
+      index += 1
+    }
+    return total
+  }
+
+  /// Natural logarithm of a positive, finite double to about 1e-7 relative accuracy (for the
+  /// report's entropies, where libm's `log` over thousands of children per sample would cost more
+  /// than the labels themselves): exponent extraction, then ln(m) for m in [√½, √2) by the series of
+  /// atanh((m − 1)/(m + 1)) to the 9th power.
+  @inline(__always)
+  public static func log(_ x: Double) -> Double {
+    var bits = x.bitPattern
+    var exponent = Int64((bits >> 52) & 0x7ff) - 1023
+    bits = (bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000
+    var m = Double(bitPattern: bits)
+    if m > 1.414_213_562_373_095_1 {
+      m *= 0.5
+      exponent += 1
+    }
+    let s = (m - 1) / (m + 1)
+    let s2 = s * s
+    let series = s * (2 + s2 * (2.0 / 3 + s2 * (2.0 / 5 + s2 * (2.0 / 7 + s2 * (2.0 / 9 + s2 * (2.0 / 11))))))
+    return series + Double(exponent) * 0.693_147_180_559_945_3
+  }
+}

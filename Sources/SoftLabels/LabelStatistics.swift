@@ -1,0 +1,159 @@
+import PipelineCore
+
+/// Additive counts and sums over the positions of a set of samples: what `report.json` summarises.
+///
+/// Shards keep their own (one line of `shard_stats.jsonl` each) and the report adds them in shard
+/// order, so a partitioned run merged afterwards reports exactly what one run does: sums in double
+/// precision are added in the same order either way.
+struct LabelStatistics: Equatable, Sendable {
+  /// Bins of the target-token probability histogram over [0, 1].
+  static let histogramBins = 20
+
+  var samples = 0
+  var positions = 0
+  var branchingPositions = 0
+  /// Soft entries written (kept children over all positions).
+  var keptChildren = 0
+  /// Branching positions whose target token is among the kept children.
+  var targetKept = 0
+  /// Σ entropy (nats) of each position's full child distribution; single-child positions add 0.
+  var entropySum: Double = 0
+  /// Σ over branching positions of the probability mass the kept children carry.
+  var keptMassSum: Double = 0
+  /// Σ over branching positions of the target token's probability.
+  var targetProbabilitySum: Double = 0
+  /// Branching positions by the target token's probability, in `histogramBins` equal bins.
+  var targetHistogram = [Int](repeating: 0, count: histogramBins)
+  /// Per position index (0 = first title token): positions, branching positions, Σ entropy.
+  var positionsByDepth: [Int] = []
+  var branchingByDepth: [Int] = []
+  var entropyByDepth: [Double] = []
+
+  mutating func add(
+    depth: Int, branching: Bool, entropy: Double, kept: Double, keptCount: Int, target: Double, targetKept: Bool
+  ) {
+    positions += 1
+    keptChildren += keptCount
+    while positionsByDepth.count <= depth {
+      positionsByDepth.append(0)
+      branchingByDepth.append(0)
+      entropyByDepth.append(0)
+    }
+    positionsByDepth[depth] += 1
+    guard branching else { return }
+    branchingPositions += 1
+    branchingByDepth[depth] += 1
+    entropySum += entropy
+    entropyByDepth[depth] += entropy
+    keptMassSum += kept
+    targetProbabilitySum += target
+    if targetKept { self.targetKept += 1 }
+    targetHistogram[min(Self.histogramBins - 1, max(0, Int(target * Double(Self.histogramBins))))] += 1
+  }
+
+  /// Adds `other`'s counts and sums to these (used in shard order).
+  mutating func merge(_ other: LabelStatistics) {
+    samples += other.samples
+    positions += other.positions
+    branchingPositions += other.branchingPositions
+    keptChildren += other.keptChildren
+    targetKept += other.targetKept
+    entropySum += other.entropySum
+    keptMassSum += other.keptMassSum
+    targetProbabilitySum += other.targetProbabilitySum
+    for bin in 0..<Self.histogramBins { targetHistogram[bin] += other.targetHistogram[bin] }
+    for depth in 0..<other.positionsByDepth.count {
+      while positionsByDepth.count <= depth {
+        positionsByDepth.append(0)
+        branchingByDepth.append(0)
+        entropyByDepth.append(0)
+      }
+      positionsByDepth[depth] += other.positionsByDepth[depth]
+      branchingByDepth[depth] += other.branchingByDepth[depth]
+      entropyByDepth[depth] += other.entropyByDepth[depth]
+    }
+  }
+
+  /// The raw counts and sums (one `shard_stats.jsonl` line without its shard fields); doubles are
+  /// written in shortest round-trip form, so `init(json:)` restores them exactly.
+  var json: JSONValue {
+    [
+      "samples": JSONValue(samples), "positions": JSONValue(positions),
+      "branching_positions": JSONValue(branchingPositions), "kept_children": JSONValue(keptChildren),
+      "target_kept": JSONValue(targetKept), "entropy_sum": .number(entropySum), "kept_mass_sum": .number(keptMassSum),
+      "target_probability_sum": .number(targetProbabilitySum), "target_histogram": JSONValue(targetHistogram),
+      "positions_by_depth": JSONValue(positionsByDepth), "branching_by_depth": JSONValue(branchingByDepth),
+      "entropy_by_depth": .array(entropyByDepth.map(JSONValue.number)),
+    ]
+  }
+
+  init() {}
+
+  init(json: JSONValue, file: String) throws(PipelineError) {
+    func integer(_ key: String) throws(PipelineError) -> Int {
+      guard let value = json[key]?.integerValue, value >= 0 else {
+        throw .invalidArtifact("'\(file)': field '\(key)' must be a non-negative integer; recompute the soft labels")
+      }
+      return Int(value)
+    }
+    func number(_ key: String) throws(PipelineError) -> Double {
+      guard let value = json[key]?.numberValue else {
+        throw .invalidArtifact("'\(file)': field '\(key)' must be a number; recompute the soft labels")
+      }
+      return value
+    }
+    func integers(_ key: String) throws(PipelineError) -> [Int] {
+      guard let array = json[key]?.arrayValue else {
+        throw .invalidArtifact("'\(file)': field '\(key)' must be an array; recompute the soft labels")
+      }
+      return array.map { Int($0.integerValue ?? -1) }
+    }
+    samples = try integer("samples")
+    positions = try integer("positions")
+    branchingPositions = try integer("branching_positions")
+    keptChildren = try integer("kept_children")
+    targetKept = try integer("target_kept")
+    entropySum = try number("entropy_sum")
+    keptMassSum = try number("kept_mass_sum")
+    targetProbabilitySum = try number("target_probability_sum")
+    targetHistogram = try integers("target_histogram")
+    positionsByDepth = try integers("positions_by_depth")
+    branchingByDepth = try integers("branching_by_depth")
+    entropyByDepth = (json["entropy_by_depth"]?.arrayValue ?? []).map { $0.numberValue ?? .nan }
+    guard targetHistogram.count == Self.histogramBins, branchingByDepth.count == positionsByDepth.count,
+      entropyByDepth.count == positionsByDepth.count
+    else {
+      throw .invalidArtifact("'\(file)': the per-depth and histogram arrays have the wrong lengths; recompute")
+    }
+  }
+
+  /// The summary `report.json` shows for a split: totals, means, the histogram and per-depth means.
+  var summary: JSONValue {
+    func ratio(_ a: Double, _ b: Int) -> JSONValue { b == 0 ? .null : .number(a / Double(b)) }
+    return [
+      "samples": JSONValue(samples),
+      "positions": JSONValue(positions),
+      "positions_per_sample": ratio(Double(positions), samples),
+      "branching_positions": JSONValue(branchingPositions),
+      "branching_share": ratio(Double(branchingPositions), positions),
+      "soft_entries": JSONValue(keptChildren),
+      "soft_entries_per_position": ratio(Double(keptChildren), positions),
+      "mean_entropy": ratio(entropySum, positions),
+      "mean_entropy_branching": ratio(entropySum, branchingPositions),
+      "mean_topk_coverage": ratio(keptMassSum, branchingPositions),
+      "target_in_topk": ratio(Double(targetKept), branchingPositions),
+      "mean_target_probability": ratio(targetProbabilitySum, branchingPositions),
+      "target_probability_histogram": [
+        "bins": JSONValue(Self.histogramBins), "counts": JSONValue(targetHistogram),
+      ],
+      "by_depth": .array(
+        (0..<positionsByDepth.count).map { depth in
+          [
+            "depth": JSONValue(depth), "positions": JSONValue(positionsByDepth[depth]),
+            "branching": JSONValue(branchingByDepth[depth]),
+            "mean_entropy": ratio(entropyByDepth[depth], positionsByDepth[depth]),
+          ]
+        }),
+    ]
+  }
+}

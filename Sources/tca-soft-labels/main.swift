@@ -1,0 +1,3 @@
+import StageCommands
+
+SoftLabelsCommand.main()

@@ -1,0 +1,220 @@
+import Foundation
+import SoftLabels
+import Testing
+import TitleTrie
+
+/// The brute-force float64 definition (ARCHITECTURE.md §1), written independently of the stage:
+/// enumerate the items whose token sequence starts with the prefix, softmax over them, group by the
+/// next token.
+func referenceDistribution(
+  sequences: [[UInt32]], scores: [Double], beta: Double, prefix: ArraySlice<UInt32>, excluded: Set<Int> = []
+) -> [UInt32: Double] {
+  var under: [Int] = []
+  for (index, sequence) in sequences.enumerated()
+  where sequence.count >= prefix.count && sequence.prefix(prefix.count).elementsEqual(prefix)
+    && !excluded.contains(index)
+  {
+    under.append(index)
+  }
+  let best = under.map { scores[$0] / beta }.max() ?? 0
+  var total = 0.0
+  var byToken: [UInt32: Double] = [:]
+  for index in under {
+    let mass = exp(scores[index] / beta - best)
+    total += mass
+    if sequences[index].count > prefix.count { byToken[sequences[index][prefix.count], default: 0] += mass }
+  }
+  return byToken.mapValues { $0 / total }
+}
+
+/// A random title trie: short sequences over a small vocabulary (shared prefixes, duplicate titles),
+/// EOS 99 appended.
+func randomSequences(items: Int, seed: UInt64) -> [[UInt32]] {
+  var generator = SplitMix(seed: seed)
+  return (0..<items).map { _ in
+    let length = 1 + Int(generator.next() % 4)
+    return (0..<length).map { _ in UInt32(1 + generator.next() % 5) } + [99]
+  }
+}
+
+struct SplitMix {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  mutating func normal() -> Double {
+    let u = Double(next() >> 11) / Double(1 << 53) + 1e-12
+    let v = Double(next() >> 11) / Double(1 << 53)
+    return sqrt(-2 * Foundation.log(u)) * cos(2 * .pi * v)
+  }
+}
+
+/// The computer's labels for `target` from id-ordered `scores`.
+func computeLabels(
+  _ computer: SoftLabelComputer, scores: [Float], target: UInt32, history: [UInt32] = []
+) -> SampleLabels {
+  let trie = computer.trie
+  var row = trie.itemOrder.map { scores[Int($0) - 1] }
+  return row.withUnsafeMutableBufferPointer { buffer in
+    computer.labels(
+      scores: buffer.baseAddress!, target: target, history: history[...], workspace: computer.makeWorkspace())
+  }
+}
+
+@Suite("Soft labels against a brute-force float64 reference")
+struct SoftLabelComputerTests {
+  /// Checks every position of `labels` against the reference: each stored probability within
+  /// `tolerance`, the kept set the top k up to ties, the order, the nodes and labels.
+  func check(
+    _ labels: SampleLabels, sequences: [[UInt32]], scores: [Float], beta: Double, target: UInt32, k: Int?,
+    trie: TitleTrie, excluded: Set<Int> = [], tolerance: Double = 1e-6
+  ) {
+    let sequence = sequences[Int(target) - 1]
+    #expect(labels.labels == sequence)
+    #expect(labels.nodes == trie.prefixNodes(ofItem: target))
+    #expect(labels.softOffsets.count == sequence.count + 1)
+    for position in 0..<sequence.count {
+      let reference = referenceDistribution(
+        sequences: sequences, scores: scores.map(Double.init), beta: beta, prefix: sequence[..<position],
+        excluded: excluded)
+      let lower = Int(labels.softOffsets[position])
+      let upper = Int(labels.softOffsets[position + 1])
+      let ids = Array(labels.softIDs[lower..<upper])
+      let probabilities = Array(labels.softProbabilities[lower..<upper])
+      #expect(ids.count == min(k ?? reference.count, reference.count), "position \(position)")
+      for (id, probability) in zip(ids, probabilities) {
+        let expected = reference[id] ?? -1
+        #expect(abs(Double(probability) - expected) <= tolerance, "position \(position) token \(id)")
+      }
+      let smallestKept = probabilities.map(Double.init).min() ?? 0
+      for (token, probability) in reference where !ids.contains(token) {
+        #expect(probability <= smallestKept + tolerance, "position \(position): token \(token) should be kept")
+      }
+      for slot in 1..<max(1, ids.count) {
+        #expect(
+          probabilities[slot - 1] > probabilities[slot]
+            || (probabilities[slot - 1] == probabilities[slot] && ids[slot - 1] < ids[slot]))
+      }
+      if reference.count == 1 { #expect(probabilities == [1]) }
+    }
+  }
+
+  @Test(arguments: [nil, 1, 3] as [Int?])
+  func everyPositionMatchesTheReference(k: Int?) throws {
+    let sequences = randomSequences(items: 300, seed: 7)
+    let trie = try TitleTrie(sequences: sequences)
+    var generator = SplitMix(seed: 11)
+    let computer = SoftLabelComputer(trie: trie, k: k, beta: 1, type: .float32, excludeHistory: false)
+    for target in stride(from: 1, through: 300, by: 17) {
+      let scores = (0..<300).map { _ in Float(3 * generator.normal()) }
+      let labels = computeLabels(computer, scores: scores, target: UInt32(target))
+      check(labels, sequences: sequences, scores: scores, beta: 1, target: UInt32(target), k: k, trie: trie)
+    }
+  }
+
+  @Test func aSmallTemperatureDoesNotUnderflow() throws {
+    // β = 0.01 spreads scores of a few units over hundreds of nats: most branches fall below the
+    // float range relative to the best item and must be recomputed from their own maximum.
+    let sequences = randomSequences(items: 200, seed: 3)
+    let trie = try TitleTrie(sequences: sequences)
+    var generator = SplitMix(seed: 5)
+    let computer = SoftLabelComputer(trie: trie, k: nil, beta: 0.01, type: .float32, excludeHistory: false)
+    for target in stride(from: 1, through: 200, by: 13) {
+      let scores = (0..<200).map { _ in Float(2 * generator.normal()) }
+      let labels = computeLabels(computer, scores: scores, target: UInt32(target))
+      check(labels, sequences: sequences, scores: scores, beta: 0.01, target: UInt32(target), k: nil, trie: trie)
+      #expect(!labels.softProbabilities.contains { $0.isNaN })
+    }
+  }
+
+  @Test func historyItemsGetNoMassButTheTargetKeepsItsOwn() throws {
+    let sequences = randomSequences(items: 120, seed: 21)
+    let trie = try TitleTrie(sequences: sequences)
+    var generator = SplitMix(seed: 8)
+    let computer = SoftLabelComputer(trie: trie, k: nil, beta: 1, type: .float32, excludeHistory: true)
+    let scores = (0..<120).map { _ in Float(generator.normal()) }
+    let target: UInt32 = 40
+    let history: [UInt32] = [3, 40, 77, 100]
+    let labels = computeLabels(computer, scores: scores, target: target, history: history)
+    check(
+      labels, sequences: sequences, scores: scores, beta: 1, target: target, k: nil, trie: trie,
+      excluded: [2, 76, 99])
+  }
+
+  @Test func float16ProbabilitiesAreTheRoundedValues() throws {
+    let sequences = randomSequences(items: 150, seed: 4)
+    let trie = try TitleTrie(sequences: sequences)
+    var generator = SplitMix(seed: 2)
+    let scores = (0..<150).map { _ in Float(generator.normal()) }
+    let full = SoftLabelComputer(trie: trie, k: nil, beta: 1, type: .float32, excludeHistory: false)
+    let half = SoftLabelComputer(trie: trie, k: nil, beta: 1, type: .float16, excludeHistory: false)
+    let reference = computeLabels(full, scores: scores, target: 9)
+    let rounded = computeLabels(half, scores: scores, target: 9)
+    #expect(rounded.labels == reference.labels && rounded.nodes == reference.nodes)
+    for (position, _) in reference.labels.enumerated() {
+      let lower = Int(rounded.softOffsets[position])
+      let upper = Int(rounded.softOffsets[position + 1])
+      for slot in lower..<upper {
+        let value = rounded.softProbabilities[slot]
+        #expect(Float(Float16(value)) == value)
+        let token = rounded.softIDs[slot]
+        let fullSlot = (Int(reference.softOffsets[position])..<Int(reference.softOffsets[position + 1]))
+          .first { reference.softIDs[$0] == token }!
+        #expect(abs(value - reference.softProbabilities[fullSlot]) <= 1e-3)
+      }
+    }
+  }
+
+  @Test func nanScoresAreReported() throws {
+    let sequences = randomSequences(items: 50, seed: 1)
+    let trie = try TitleTrie(sequences: sequences)
+    let computer = SoftLabelComputer(trie: trie, k: 4, beta: 1, type: .float32, excludeHistory: false)
+    var scores = [Float](repeating: 0.5, count: 50)
+    scores[10] = .nan
+    #expect(computeLabels(computer, scores: scores, target: 3).hasInvalidScores)
+  }
+}
+
+@Suite("The vectorised exponential, maximum, sums and logarithm")
+struct FastMathTests {
+  @Test func exponentialIsWithinTwoUlp() {
+    var worst = 0.0
+    var x: Float = -87
+    while x <= 0 {
+      let lanes = SIMD8<Float>((0..<8).map { x + Float($0) * 0.0001 })
+      let result = FastMath.expNonPositive(lanes)
+      for lane in 0..<8 where lanes[lane] <= 0 {
+        let exact = Foundation.exp(Double(lanes[lane]))
+        worst = max(worst, abs(Double(result[lane]) - exact) / exact)
+      }
+      x += 0.0137
+    }
+    #expect(worst < 2.5e-7, "worst relative error \(worst)")
+    let edge = FastMath.expNonPositive(SIMD8<Float>(-100, -88, -.infinity, 0, -0.0, -1e-8, .nan, -87.3))
+    #expect(edge[0] == 0 && edge[1] == 0 && edge[2] == 0 && edge[3] == 1 && edge[4] == 1)
+    #expect(abs(edge[5] - 1) <= 1e-7 && edge[6].isNaN && edge[7] > 0)
+  }
+
+  @Test func maximumSumAndLog() {
+    var values = (0..<1003).map { Float(($0 * 7919) % 1009) - 500 }
+    values[17] = .nan
+    values.withUnsafeBufferPointer { buffer in
+      #expect(FastMath.maximum(buffer.baseAddress!, count: 1003) == 508)
+      #expect(FastMath.maximum(buffer.baseAddress!, count: 0) == -.infinity)
+    }
+    values[17] = 1
+    let exact = values[5..<990].reduce(0.0) { $0 + Double($1) }
+    values.withUnsafeBufferPointer { buffer in
+      #expect(abs(FastMath.sum(buffer.baseAddress!, from: 5, to: 990) - exact) < 1e-9)
+      #expect(FastMath.sum(buffer.baseAddress!, from: 5, to: 5) == 0)
+    }
+    for x in [1e-300, 1e-9, 0.3, 0.5, 1, 1.4142, 2, 123.456, 1e200] {
+      #expect(abs(FastMath.log(x) - Foundation.log(x)) <= 1e-9 * max(1, abs(Foundation.log(x))), "log \(x)")
+    }
+  }
+}
