@@ -6,12 +6,21 @@ public enum ProbabilityType: String, CaseIterable, Sendable {
   case float16
 
   /// The value a probability is stored as, returned in single precision (a float16 value is exact
-  /// in a Float). Sorting and statistics use this value, so what a reader sees is ordered exactly.
+  /// in a Float). Sorting uses this value, so what a reader sees is ordered exactly.
+  ///
+  /// float32 rounds to nearest (a position's stored values then sum to at most 1 + 6e-8); float16
+  /// rounds toward zero, since rounding to nearest could lift a position's sum by up to 2⁻¹¹.
   @inline(__always)
-  public func stored(_ probability: Double) -> Float {
+  public func stored(_ probability: Double) -> Float { stored(single: Float(probability)) }
+
+  @inline(__always)
+  func stored(single value: Float) -> Float {
     switch self {
-    case .float32: return Float(probability)
-    case .float16: return Float(Float16(Float(probability)))
+    case .float32: return value
+    case .float16:
+      var half = Float16(value)
+      if Float(half) > value { half = half.nextDown }
+      return Float(half)
     }
   }
 }
@@ -76,14 +85,21 @@ public struct SoftLabelComputer: Sendable {
     let local: UnsafeMutablePointer<Float>
     var masses: [Double]
     var stored: [Float]
+    var single: [Float]
     var order: [Int32]
+    var keys: [UInt64]
 
     init(itemCount: Int, maximumChildren: Int) {
-      exponentials = .allocate(capacity: max(1, itemCount))
-      local = .allocate(capacity: max(1, itemCount))
+      // Padded for `FastMath.sum`'s last masked load.
+      exponentials = .allocate(capacity: itemCount + FastMath.sumPadding)
+      exponentials.initialize(repeating: 0, count: itemCount + FastMath.sumPadding)
+      local = .allocate(capacity: itemCount + FastMath.sumPadding)
+      local.initialize(repeating: 0, count: itemCount + FastMath.sumPadding)
       masses = [Double](repeating: 0, count: maximumChildren)
       stored = [Float](repeating: 0, count: maximumChildren)
+      single = [Float](repeating: 0, count: maximumChildren)
       order = [Int32](repeating: 0, count: maximumChildren)
+      keys = [UInt64](repeating: 0, count: maximumChildren)
     }
 
     deinit {
@@ -167,23 +183,35 @@ public struct SoftLabelComputer: Sendable {
         workspace: workspace)
     }
     if total.isNaN { result.hasInvalidScores = true }
-    var entropy: Double = 0
-    var targetProbability: Double = 0
-    var targetIndex = -1
-    workspace.masses.withUnsafeMutableBufferPointer { masses in
+    // Children are numbered in token order, so their node ids increase: find the target's by
+    // binary search.
+    var low = firstChild
+    var high = firstChild + childCount
+    while low < high {
+      let middle = (low + high) / 2
+      if trie.children[middle] < next { low = middle + 1 } else { high = middle }
+    }
+    let targetIndex = low - firstChild
+    let inverse = total > 0 ? 1 / total : 0
+    let entropy = workspace.masses.withUnsafeMutableBufferPointer { masses in
       workspace.stored.withUnsafeMutableBufferPointer { stored in
-        for index in 0..<childCount {
-          let probability = total > 0 ? masses[index] / total : 0
-          masses[index] = probability
-          stored[index] = type.stored(probability)
-          if probability > 1e-300 { entropy -= probability * FastMath.log(probability) }
-          if trie.children[firstChild + index] == next {
-            targetProbability = probability
-            targetIndex = index
+        workspace.single.withUnsafeMutableBufferPointer { single in
+          for index in 0..<childCount {
+            let probability = masses[index] * inverse
+            masses[index] = probability
+            single[index] = Float(probability)
           }
+          switch type {
+          case .float32:
+            for index in 0..<childCount { stored[index] = single[index] }
+          case .float16:
+            for index in 0..<childCount { stored[index] = type.stored(single: single[index]) }
+          }
+          return FastMath.entropy(single.baseAddress!, count: childCount)
         }
       }
     }
+    let targetProbability = workspace.masses[targetIndex]
     let kept = selectTop(childCount: childCount, workspace: workspace)
     var keptMass: Double = 0
     var targetKept = false
@@ -204,57 +232,73 @@ public struct SoftLabelComputer: Sendable {
   private func masses(
     node: UInt32, firstChild: Int, childCount: Int, exponentials: UnsafeMutablePointer<Float>, workspace: Workspace
   ) -> Double {
-    let firstChildNode = Int(trie.children[firstChild])
-    var total = FastMath.sum(
-      exponentials, from: Int(trie.itemStart[Int(node)]), to: Int(trie.itemStart[firstChildNode]))
-    workspace.masses.withUnsafeMutableBufferPointer { masses in
-      for index in 0..<childCount {
-        let child = Int(trie.children[firstChild + index])
-        let mass = FastMath.sum(exponentials, from: Int(trie.itemStart[child]), to: Int(trie.itemEnd[child]))
-        masses[index] = mass
-        total += mass
+    trie.itemStart.withUnsafeBufferPointer { itemStart in
+      trie.itemEnd.withUnsafeBufferPointer { itemEnd in
+        trie.children.withUnsafeBufferPointer { children in
+          workspace.masses.withUnsafeMutableBufferPointer { masses in
+            let firstChildNode = Int(children[firstChild])
+            var total = FastMath.sum(
+              exponentials, from: Int(itemStart[Int(node)]), to: Int(itemStart[firstChildNode]))
+            for index in 0..<childCount {
+              let child = Int(children[firstChild + index])
+              let mass = FastMath.sum(exponentials, from: Int(itemStart[child]), to: Int(itemEnd[child]))
+              masses[index] = mass
+              total += mass
+            }
+            return total
+          }
+        }
       }
     }
-    return total
   }
 
   /// Puts the indices of the kept children into `workspace.order[0..<kept]`, best first: larger
   /// stored probability, then smaller index (children are sorted by token, so smaller token id).
   /// Returns `kept`.
+  ///
+  /// Each child becomes one 64-bit key, (complemented probability bits) << 32 | index: stored
+  /// probabilities are non-negative, so their bit patterns order like their values, and ascending
+  /// keys are exactly the required order with no comparison closure.
   private func selectTop(childCount: Int, workspace: Workspace) -> Int {
     let kept = min(childCount, k ?? childCount)
     return workspace.stored.withUnsafeBufferPointer { stored in
-      workspace.order.withUnsafeMutableBufferPointer { order in
-        // `a` ranks before `b`.
-        @inline(__always) func better(_ a: Int32, _ b: Int32) -> Bool {
-          let (x, y) = (stored[Int(a)], stored[Int(b)])
-          return x > y || (x == y && a < b)
+      workspace.keys.withUnsafeMutableBufferPointer { keys in
+        for index in 0..<childCount {
+          keys[index] = UInt64(UInt32.max - stored[index].bitPattern) << 32 | UInt64(index)
         }
-        if kept == childCount {
-          for index in 0..<childCount { order[index] = Int32(index) }
-          order[0..<childCount].sort(by: better)
-          return kept
-        }
-        // A heap of the `kept` best so far, worst at the root.
-        for index in 0..<kept { order[index] = Int32(index) }
-        func siftDown(_ start: Int) {
-          var parent = start
-          while true {
-            let left = 2 * parent + 1
-            if left >= kept { return }
-            var worst = left
-            if left + 1 < kept && better(order[worst], order[left + 1]) { worst = left + 1 }
-            if better(order[worst], order[parent]) { return }
-            order.swapAt(parent, worst)
-            parent = worst
+        if kept < childCount {
+          // A max-heap of the `kept` smallest keys so far, the worst at the root.
+          func siftDown(_ start: Int) {
+            var parent = start
+            while true {
+              let left = 2 * parent + 1
+              if left >= kept { return }
+              var larger = left
+              if left + 1 < kept && keys[left + 1] > keys[left] { larger = left + 1 }
+              if keys[larger] <= keys[parent] { return }
+              keys.swapAt(parent, larger)
+              parent = larger
+            }
+          }
+          for start in stride(from: kept / 2 - 1, through: 0, by: -1) { siftDown(start) }
+          for index in kept..<childCount where keys[index] < keys[0] {
+            keys[0] = keys[index]
+            siftDown(0)
           }
         }
-        for start in stride(from: kept / 2 - 1, through: 0, by: -1) { siftDown(start) }
-        for index in kept..<childCount where better(Int32(index), order[0]) {
-          order[0] = Int32(index)
-          siftDown(0)
+        // Insertion sort: at most k keys, or a node's children, mostly a handful.
+        for position in 1..<max(1, kept) {
+          let key = keys[position]
+          var slot = position
+          while slot > 0 && key < keys[slot - 1] {
+            keys[slot] = keys[slot - 1]
+            slot -= 1
+          }
+          keys[slot] = key
         }
-        order[0..<kept].sort(by: better)
+        workspace.order.withUnsafeMutableBufferPointer { order in
+          for slot in 0..<kept { order[slot] = Int32(truncatingIfNeeded: keys[slot]) }
+        }
         return kept
       }
     }

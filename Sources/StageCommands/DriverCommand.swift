@@ -74,6 +74,9 @@ struct RunCommand: ParsableCommand {
       let runner = try makeRunner(pipeline, diagnostics: diagnostics)
       let graph = runner.graph
       let store = runner.store
+      if !dryRun && graph.nodes.contains(where: { $0.stage.name == SoftLabelsStage.name }) {
+        try VectorKernels.check()
+      }
       let share = try resolvePartition(partition, stage: nil, diagnostics: diagnostics)
       let command =
         (["tca", "run", pipeline] + (only.isEmpty ? [] : ["--only"] + only)

@@ -188,7 +188,9 @@ public struct SoftLabelsCommand: ParsableCommand {
   @OptionGroup var options: StageOptions
   public init() {}
   public func run() throws {
-    NativeBLASKernel.restartIfNeeded(options.common.diagnostics(tool: "tca-soft-labels"))
+    let diagnostics = options.common.diagnostics(tool: "tca-soft-labels")
+    NativeBLASKernel.restartIfNeeded(diagnostics)
+    try reportingErrors(diagnostics) { try VectorKernels.check() }
     try options.execute(stageNamed: "soft-labels", tool: "tca-soft-labels")
   }
 }

@@ -16,7 +16,7 @@ struct GoldenStageHashesTests {
     var fixtures: [(name: String, pipeline: String, data: String?)] = [
       ("tiny", try writePipeline(work.path, name: "tiny"), nil),
       // Every cf model family, small and short (the shipped pipelines' cf entries train for minutes).
-      ("cf", try writeCFPipeline(work.path), nil),
+      ("cf", try writeCFPipeline(work.path, extra: softLabelEntries), nil),
     ]
     if SharedData.available("movielens/ml-100k/u.data") {
       fixtures.append(("ml-100k", "ml-100k", SharedData.root))

@@ -212,6 +212,12 @@ struct FastMathTests {
     values.withUnsafeBufferPointer { buffer in
       #expect(abs(FastMath.sum(buffer.baseAddress!, from: 5, to: 990) - exact) < 1e-9)
       #expect(FastMath.sum(buffer.baseAddress!, from: 5, to: 5) == 0)
+      for start in 0..<20 {
+        for length in 0..<20 {
+          let exactRange = values[start..<(start + length)].reduce(0.0) { $0 + Double($1) }
+          #expect(FastMath.sum(buffer.baseAddress!, from: start, to: start + length) == exactRange)
+        }
+      }
     }
     for x in [1e-300, 1e-9, 0.3, 0.5, 1, 1.4142, 2, 123.456, 1e200] {
       #expect(abs(FastMath.log(x) - Foundation.log(x)) <= 1e-9 * max(1, abs(Foundation.log(x))), "log \(x)")

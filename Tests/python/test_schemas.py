@@ -3,13 +3,18 @@ the Swift writers and the published schemas cannot drift apart; the schemas also
 import copy
 import json
 import pathlib
+import sys
 
 import jsonschema
 import numpy as np
 import pytest
 import yaml
+import zstandard
 
 from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "trainer"))
+from tca_trainer.shards import SoftLabelShards  # noqa: E402
 
 SCHEMAS = ROOT / "Schemas"
 
@@ -22,6 +27,14 @@ ARTIFACT_SCHEMAS = {
     "trie": {"report.json": "trie-report", "special_tokens.json": "special-tokens"},
     # model.safetensors: Schemas/cf.md; the cf tests load it with NumPy and PyTorch.
     "cf": {"model.json": "cf-model", "metrics.json": "cf-metrics", "curve.jsonl": "cf-curve"},
+    # The shards themselves: Schemas/soft-labels.md; test_shard_reader.py reads them with our reader and streaming.
+    # train/ is the split every pipeline computes (_defaults.yaml).
+    "soft-labels": {
+        "report.json": "soft-labels-report",
+        "shard_stats.jsonl": "soft-labels-shard-stats",
+        "index.json": "mds-index",
+        "train/index.json": "mds-index",
+    },
 }
 
 
@@ -90,7 +103,7 @@ def test_every_json_artifact_validates(pipeline_runs):
                 else:
                     check.validate(json.loads(path.read_text()))
                 checked += 1
-    assert checked >= 12
+    assert checked >= 17
 
 
 def test_numpy_reads_every_array_and_the_samples_are_consistent(pipeline_runs):
@@ -118,3 +131,108 @@ def test_numpy_reads_every_array_and_the_samples_are_consistent(pipeline_runs):
         events = {k: np.load(interactions / f"events.{k}.npy", mmap_mode="r") for k in ["user", "item", "timestamp", "rating"]}
         assert len({len(v) for v in events.values()}) == 1
         assert events["timestamp"].dtype == np.int64 and events["rating"].dtype == np.float32
+
+
+@pytest.mark.parametrize("params", [
+    {"splits": ["train", "valid", "test"], "k": "all", "beta": 0.5, "dtype": "float16", "exclude_history": True,
+     "shard_samples": 1, "zstd_level": 22, "prompt": "official", "domain": "games", "prompt_bos": False},
+    {"k": 1, "prompt": "custom", "prompt_template": "History: {history}."},
+    None,
+])
+def test_pipeline_schema_accepts_soft_label_parameters(params):
+    validator("pipeline").validate({"stages": {"soft-labels": {"params": params}}})
+    validator("pipeline").validate({"stages": {"labels": {"uses": "soft-labels", "params": params}}})
+
+
+@pytest.mark.parametrize("params", [
+    {"k": 0}, {"k": "some"}, {"k": 2.5}, {"beta": 0}, {"splits": []}, {"splits": ["train", "train"]},
+    {"splits": ["dev"]}, {"splits": "train"}, {"dtype": "bfloat16"}, {"zstd_level": 23}, {"shard_samples": 0},
+    {"prompt": "llama"}, {"prompt_template": "no history placeholder"}, {"exclude_history": "yes"},
+    {"top_k": 64},
+])
+def test_pipeline_schema_rejects_bad_soft_label_parameters(params):
+    for entry in ({"soft-labels": {"params": params}}, {"labels": {"uses": "soft-labels", "params": params}}):
+        with pytest.raises(jsonschema.ValidationError):
+            validator("pipeline").validate({"stages": entry})
+
+
+# The worked example of Schemas/soft-labels.md: the one sample's bytes after the shard's header and config.
+WORKED_SAMPLE = bytes.fromhex(
+    "06000000 0a000000 0a000000 0e000000 0e000000 0e000000"
+    "04 01 01000000  02000000  04 02 07000000 00000000  04 02 00000000 03000000  0000000000000000"
+    "04 03 07000000 05000000 00000000  04 03 00000000 02000000 03000000  04 03 0000403f 0000803e 0000803f"
+    "01000000")
+
+
+def test_example_shard_is_the_worked_example_and_matches_its_index(tmp_path):
+    examples = SCHEMAS / "examples"
+    raw = zstandard.ZstdDecompressor().decompress((examples / "shard.00000.mds.zstd").read_bytes())
+    assert raw[:12] == bytes.fromhex("01000000 c5010000 31020000") and raw[453:] == WORKED_SAMPLE
+    text = (examples / "mds-index.json").read_text()
+    index = json.loads(text)
+    assert text == json.dumps(index, sort_keys=True)  # streaming's formatting
+    entry = index["shards"][0]
+    assert json.loads(raw[12:453]) == {k: v for k, v in entry.items() if k not in ("raw_data", "samples", "zip_data")}
+    # Laid out as a dataset directory, it reads like any split (sizes, sha256 and structure checked).
+    (tmp_path / "index.json").write_text(text)
+    (tmp_path / "shard.00000.mds.zstd").write_bytes((examples / "shard.00000.mds.zstd").read_bytes())
+    sample = SoftLabelShards(tmp_path)[0]
+    expected = {"history": [1], "item": 2, "labels": [7, 0], "nodes": [0, 3], "sample_id": 0, "soft_ids": [7, 5, 0],
+                "soft_offsets": [0, 2, 3], "soft_probs": [0.75, 0.25, 1.0], "user": 1}
+    assert {name: np.asarray(value).tolist() for name, value in sample.items()} == expected
+    assert sample["soft_probs"].dtype == np.float32 and sample["sample_id"].dtype == np.uint64
+    stats = json.loads((examples / "soft-labels-shard-stats.json").read_text())
+    report = json.loads((examples / "soft-labels-report.json").read_text())
+    assert report["splits"]["train"]["raw_bytes"] == len(raw) == entry["raw_data"]["bytes"]
+    assert report["splits"]["train"]["zip_bytes"] == entry["zip_data"]["bytes"]
+    assert (stats["samples"], stats["positions"], stats["kept_children"]) == (1, 2, 3)
+    assert [c["name"] for c in report["configuration"]["columns"]] == entry["column_names"]
+
+
+@pytest.mark.parametrize("mutation", ["extra top-level key", "extra entry key", "missing entry key", "version 1",
+                                      "compression without level", "basename with ..", "short digest"])
+def test_mds_index_schema_rejects_what_streaming_would_not_read(mutation):
+    good = json.loads((SCHEMAS / "examples" / "mds-index.json").read_text())
+    validator("mds-index").validate(good)
+    bad = copy.deepcopy(good)
+    entry = bad["shards"][0]
+    if mutation == "extra top-level key":
+        bad["manifest"] = {}
+    elif mutation == "extra entry key":
+        entry["key"] = "0" * 64
+    elif mutation == "missing entry key":
+        del entry["size_limit"]
+    elif mutation == "version 1":
+        entry["version"] = 1
+    elif mutation == "compression without level":
+        entry["compression"] = "zstd"
+    elif mutation == "basename with ..":
+        entry["zip_data"]["basename"] = "../shard.00000.mds.zstd"
+    else:
+        entry["zip_data"]["hashes"]["sha256"] = "abc"
+    with pytest.raises(jsonschema.ValidationError):
+        validator("mds-index").validate(bad)
+
+
+@pytest.mark.parametrize("mutation", ["split fields in total", "unknown split", "k 0", "extra configuration key",
+                                      "histogram of 19 bins", "shard stats without split"])
+def test_soft_label_schemas_reject_edited_reports(mutation):
+    report = json.loads((SCHEMAS / "examples" / "soft-labels-report.json").read_text())
+    stats = json.loads((SCHEMAS / "examples" / "soft-labels-shard-stats.json").read_text())
+    name, bad = "soft-labels-report", copy.deepcopy(report)
+    if mutation == "split fields in total":
+        bad["total"]["shards"] = 1
+    elif mutation == "unknown split":
+        bad["splits"]["dev"] = bad["splits"]["train"]
+    elif mutation == "k 0":
+        bad["configuration"]["k"] = 0
+    elif mutation == "extra configuration key":
+        bad["configuration"]["alpha"] = 0.5
+    elif mutation == "histogram of 19 bins":
+        name, bad = "soft-labels-shard-stats", copy.deepcopy(stats)
+        bad["target_histogram"].pop()
+    else:
+        name, bad = "soft-labels-shard-stats", copy.deepcopy(stats)
+        del bad["split"]
+    with pytest.raises(jsonschema.ValidationError):
+        validator(name).validate(bad)

@@ -1,0 +1,146 @@
+import Foundation
+import PipelineCore
+import TestSupport
+import Testing
+
+/// Soft-label entries over the small cf pipeline: SASRec's (embedding scorer, trie-ordered sgemm)
+/// and EASE's (gathered scores), with small shards so partitions have several to share.
+let softLabelEntries = """
+    tokenizer:
+      params: {mode: train, preset: gpt2, vocab_size: 400, min_frequency: 2}
+    trie:
+      params: {add_eos: true}
+    soft-labels:
+      params: {shard_samples: 300}
+    soft-labels-ease:
+      uses: soft-labels
+      inputs: {cf: cf-ease}
+      params: {k: all, splits: [train, valid], dtype: float16, beta: 0.5, shard_samples: 250}
+
+  """
+
+@Suite("The soft-labels stage through the driver", .serialized)
+struct SoftLabelsEndToEndTests {
+  /// Every file of an artifact but its manifest, by path → sha256.
+  func fileHashes(_ directory: String) throws -> [String: String] {
+    var hashes: [String: String] = [:]
+    for path in try FileSystem.listFilesRecursively(directory) where path != "manifest.json" {
+      hashes[path] = ContentHash.sha256(try FileSystem.readFile(directory + "/" + path))
+    }
+    return hashes
+  }
+
+  func manifestKey(_ directory: String) throws -> String? {
+    try JSONParser.parse(try FileSystem.readFile(directory + "/manifest.json"))["key"]?.stringValue
+  }
+
+  @Test func partitionsMergedAreByteIdenticalToOneRun() throws {
+    let work = try TemporaryDirectory()
+    let pipeline = try writeCFPipeline(work.path, extra: softLabelEntries)
+    let whole = ["TCA_HOME": work.path + "/whole"]
+    let one = try Executables.run(
+      "tca", ["run", "-q", pipeline, "--only", "soft-labels", "soft-labels-ease"], environment: whole)
+    #expect(one.status == 0, "\(one.stderr)")
+    let validation = try Executables.run(
+      "tca", ["validate", work.path + "/whole/runs/cf/soft-labels", work.path + "/whole/runs/cf/soft-labels-ease"])
+    #expect(validation.status == 0, "\(validation.stderr)")
+
+    let parts = ["TCA_HOME": work.path + "/parts"]
+    for index in 0..<3 {
+      let run = try Executables.run(
+        "tca", ["run", "-q", pipeline, "--only", "soft-labels", "soft-labels-ease", "--partition", "\(index)/3"],
+        environment: parts)
+      #expect(run.status == 0, "\(run.stderr)")
+      if index == 0 {
+        // Until every partition is there, merging names the missing ones.
+        let early = try Executables.run("tca", ["merge", pipeline], environment: parts)
+        #expect(early.status != 0)
+        #expect(early.stderr.contains("missing: 1/3, 2/3"), "\(early.stderr)")
+      }
+    }
+    let merge = try Executables.run("tca", ["merge", pipeline], environment: parts)
+    #expect(merge.status == 0, "\(merge.stderr)")
+    for entry in ["soft-labels", "soft-labels-ease"] {
+      let single = "\(work.path)/whole/runs/cf/\(entry)"
+      let merged = "\(work.path)/parts/runs/cf/\(entry)"
+      #expect(try fileHashes(single) == fileHashes(merged), "\(entry)")
+      #expect(try manifestKey(single) == manifestKey(merged))
+      #expect(try Executables.run("tca", ["validate", merged]).status == 0)
+    }
+    // The merged entries are what a plain run looks for: every stage is a cache hit.
+    let rerun = try Executables.run(
+      "tca", ["run", pipeline, "--only", "soft-labels", "soft-labels-ease"], environment: parts)
+    #expect(rerun.status == 0 && !rerun.stdout.contains(" computed "), "\(rerun.stdout)")
+  }
+
+  @Test func standalonePartitionsMergeIntoTheSameArtifact() throws {
+    let work = try TemporaryDirectory()
+    let pipeline = try writeCFPipeline(work.path, extra: softLabelEntries)
+    let environment = ["TCA_HOME": work.path + "/home"]
+    #expect(
+      try Executables.run("tca", ["run", "-q", pipeline, "--only", "soft-labels"], environment: environment).status == 0
+    )
+    let runs = work.path + "/home/runs/cf"
+    let params = try work.write("params.yaml", "shard_samples: 300\n")
+    var directories: [String] = []
+    for index in 0..<2 {
+      let directory = "\(work.path)/part\(index)"
+      let run = try Executables.run(
+        "tca-soft-labels",
+        [
+          "-q", "--params", params, "--input", "samples=\(runs)/prepare", "--input", "trie=\(runs)/trie",
+          "--input", "cf=\(runs)/cf", "--output", directory,
+        ],
+        environment: [
+          "SLURM_ARRAY_TASK_ID": "\(index + 1)", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_COUNT": "2",
+        ])
+      #expect(run.status == 0, "\(run.stderr)")
+      directories.append(directory)
+    }
+    let merged = work.path + "/merged"
+    let merge = try Executables.run("tca", ["merge", "-q", "-o", merged] + directories.reversed())
+    #expect(merge.status == 0, "\(merge.stderr)")
+    #expect(try fileHashes(merged) == fileHashes(runs + "/soft-labels"))
+    #expect(try manifestKey(merged) == manifestKey(runs + "/soft-labels"))
+    let partial = try Executables.run("tca", ["merge", "-o", work.path + "/partial", directories[1]])
+    #expect(partial.status != 0 && partial.stderr.contains("missing: 0/2"), "\(partial.stderr)")
+  }
+
+  @Test func validateCatchesAFlippedByteAnEditedIndexAndABadProbability() throws {
+    let work = try TemporaryDirectory()
+    let pipeline = try writeCFPipeline(work.path, extra: softLabelEntries)
+    #expect(
+      try Executables.run(
+        "tca", ["run", "-q", pipeline, "--only", "soft-labels"], environment: ["TCA_HOME": work.path + "/home"]
+      )
+      .status == 0)
+    let source = work.path + "/home/runs/cf/soft-labels"
+    func copy(_ name: String) throws -> String {
+      let destination = work.path + "/" + name
+      for path in try FileSystem.listFilesRecursively(source) {
+        try FileSystem.createDirectory(FileSystem.parentPath(destination + "/" + path))
+        try FileSystem.writeFile(destination + "/" + path, try FileSystem.readFile(source + "/" + path))
+      }
+      return destination
+    }
+    // A flipped byte in a shard: the manifest's hash and the index's sha256 both catch it.
+    let flipped = try copy("flipped")
+    var bytes = try FileSystem.readFile(flipped + "/train/shard.00001.mds.zstd")
+    bytes[bytes.count / 2] ^= 0x10
+    try FileSystem.writeFile(flipped + "/train/shard.00001.mds.zstd", bytes)
+    let first = try Executables.run("tca", ["validate", flipped])
+    #expect(first.status != 0 && first.stderr.contains("shard.00001.mds.zstd"), "\(first.stderr)")
+    try FileSystem.removeTree(flipped + "/manifest.json")
+    let bare = try Executables.run("tca", ["validate", flipped])
+    #expect(bare.status != 0 && bare.stderr.contains("shard.00001.mds.zstd"), "\(bare.stderr)")
+
+    // An index entry with an extra key (which would break mosaicml-streaming's reader).
+    let edited = try copy("edited")
+    try FileSystem.removeTree(edited + "/manifest.json")
+    let index = try FileSystem.readText(edited + "/train/index.json")
+    try FileSystem.writeText(
+      edited + "/train/index.json", index.replacing("\"samples\":", with: "\"note\": 1, \"samples\":"))
+    let second = try Executables.run("tca", ["validate", edited])
+    #expect(second.status != 0 && second.stderr.contains("note"), "\(second.stderr)")
+  }
+}
