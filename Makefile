@@ -12,11 +12,11 @@ TCA := $(BIN)/tca
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STREAMING_VENV := .venv-streaming
-STAGES := ingest prepare tokenizer trie cf
-BENCH ?= tokenizer tokenizer_train sasrec ease
+STAGES := ingest prepare tokenizer trie cf soft-labels
+BENCH ?= tokenizer tokenizer_train sasrec ease softlabels
 APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev pkg-config zstd python3-venv
 
-.PHONY: all build pipeline $(STAGES) status validate test test-swift test-python deps deps-system deps-python \
+.PHONY: all build pipeline $(STAGES) status merge validate test test-swift test-python deps deps-system deps-python \
 	format lint check-imports bench ls gc clean help
 
 all: pipeline
@@ -26,6 +26,7 @@ help:
 	@echo "make <stage> DATASET=…        rerun one stage ($(STAGES)); FORCE=1 recomputes even if cached"
 	@echo "make bench [BENCH='sasrec ease'] side-by-side benchmarks against the peers (Benchmarks/README.md)"
 	@echo "make status|validate DATASET=… show what is cached or stale and why | validate the outputs"
+	@echo "make merge DATASET=…          combine soft-label partitions (tca run DATASET --partition i/n)"
 	@echo "make test                     build, unit + end-to-end tests, schema checks (needs make deps)"
 	@echo "make deps                     install system libraries (apt-get) and the Python virtual environment"
 	@echo "make format|lint|check-imports|bench|ls|gc"
@@ -41,6 +42,11 @@ $(STAGES): build
 
 status: build
 	$(TCA) status $(DATASET)
+
+# Partitioned soft labels (a Slurm array or Kubernetes Indexed Job runs `tca run DATASET --partition i/n`
+# per task); `make merge` publishes the whole artifact once every partition is done.
+merge: build
+	$(TCA) merge $(DATASET)
 
 validate: build
 	$(TCA) validate $(TCA_HOME)/runs/$(DATASET)
@@ -98,7 +104,7 @@ check-imports:
 	python3 .ci/check_imports.py
 
 # Side-by-side benchmarks against the peers, printing ratios (Benchmarks/README.md). Never a test.
-# BENCH picks which: tokenizer tokenizer_train sasrec ease (default all).
+# BENCH picks which: tokenizer tokenizer_train sasrec ease softlabels (default all).
 bench: build $(VENV)/.installed
 	set -e; for b in $(BENCH); do \
 	  TCA_BIN=$(BIN) TCA_SHARED_DATA=$${TCA_SHARED_DATA:-$(TCA_DATA)} $(PYTHON) Benchmarks/$${b}_bench.py; \
