@@ -48,9 +48,18 @@ extension EmbeddingScorer {
     let users = UnsafeMutablePointer<Float>.allocate(capacity: range.count * dimension)
     defer { users.deallocate() }
     userVectors(samples, range: range, into: users)
+    product(users: users, rows: range.count, against: items, count: count, into: output)
+  }
+
+  /// `rows` user vectors (row-major, d each) times a `count` × d item matrix, in the fixed blocks
+  /// described above.
+  public func product(
+    users: UnsafePointer<Float>, rows: Int, against items: UnsafePointer<Float>, count: Int,
+    into output: UnsafeMutablePointer<Float>
+  ) {
     DenseLinearAlgebra.withSingleThreadedBLAS {
       TiledProduct.columnBlocks(
-        m: range.count, n: count, k: dimension, a: users, lda: dimension, b: items, ldb: dimension,
+        m: rows, n: count, k: dimension, a: users, lda: dimension, b: items, ldb: dimension,
         transposeB: true, c: output, ldc: count, blockColumns: 2048,
         threads: ProcessInfo.processInfo.activeProcessorCount)
     }

@@ -2,6 +2,7 @@ import ArtifactFormats
 import BPETokenizer
 import CollaborativeFiltering
 import DenseLinearAlgebra
+import Foundation
 import Interactions
 import LogIngest
 import PipelineCore
@@ -97,6 +98,8 @@ public enum SoftLabelsStage: PipelineStage {
     var statisticsLines: [JSONValue] = []
     var totals = LabelStatistics()
     var scoring: (split: SplitName, source: ScoreSource)?
+    let writer = BackgroundShardWriter(configuration: configuration)
+    var timings = PhaseTimings()
     let progress = ProgressReporter(
       diagnostics: diagnostics, label: "soft-labels", unit: "samples",
       total: Int64(share.reduce(0) { $0 + plan.shards[$1].range.count }))
@@ -112,15 +115,21 @@ public enum SoftLabelsStage: PipelineStage {
       let output = try DenseLinearAlgebra.withSingleThreadedBLAS {
         try computeShard(
           shard, samples: split, source: scoring!.source, computer: computer, prompt: prompt, threads: threads,
-          configuration: configuration, progress: progress)
+          configuration: configuration, progress: progress, timings: &timings)
       }
-      let entry = try MDS.writeShard(
-        output.raw, samples: shard.range.count, index: shard.index, configuration: configuration,
+      try writer.submit(
+        output.raw, split: shard.split, samples: shard.range.count, index: shard.index,
         directory: FileSystem.join(context.outputDirectory, shard.split.rawValue))
-      entries[shard.split, default: []].append(entry)
       statisticsLines.append(SoftLabelsLayout.statisticsLine(split: shard.split, shard: shard.index, output.statistics))
       totals.merge(output.statistics)
     }
+    let mark = monotonicSeconds()
+    for (split, entry) in try writer.finish() { entries[split, default: []].append(entry) }
+    timings.waitingForWriter = monotonicSeconds() - mark
+    diagnostics.detail(
+      "soft-labels: wall time in scoring \(formatDuration(timings.scoring)), labels \(formatDuration(timings.labels)), encoding \(formatDuration(timings.encoding)), waiting for the last shard's write \(formatDuration(timings.waitingForWriter))"
+    )
+
     progress.finish()
     let computeSeconds = monotonicSeconds() - start
 
@@ -149,6 +158,14 @@ public enum SoftLabelsStage: PipelineStage {
     return .object(metrics)
   }
 
+  /// Where the wall time goes (`-v`).
+  struct PhaseTimings {
+    var scoring = 0.0
+    var labels = 0.0
+    var encoding = 0.0
+    var waitingForWriter = 0.0
+  }
+
   /// One shard's raw MDS bytes and statistics.
   struct ShardOutput {
     var raw: [UInt8]
@@ -158,7 +175,8 @@ public enum SoftLabelsStage: PipelineStage {
   /// Scores, labels and encodes the samples of `shard`, batch by batch.
   static func computeShard(
     _ shard: ShardPlan.Shard, samples: SampleSet, source: ScoreSource, computer: SoftLabelComputer,
-    prompt: PromptEncoder?, threads: Int, configuration: MDS.ShardConfiguration, progress: ProgressReporter
+    prompt: PromptEncoder?, threads: Int, configuration: MDS.ShardConfiguration, progress: ProgressReporter,
+    timings: inout PhaseTimings
   ) throws -> ShardOutput {
     let itemCount = computer.trie.itemCount
     let rows = min(batchSize, shard.range.count)
@@ -169,7 +187,10 @@ public enum SoftLabelsStage: PipelineStage {
     var statistics = LabelStatistics()
     for lower in stride(from: shard.range.lowerBound, to: shard.range.upperBound, by: batchSize) {
       let batch = lower..<min(shard.range.upperBound, lower + batchSize)
+      var mark = monotonicSeconds()
       source.scores(samples, range: batch, into: scores, threads: threads)
+      timings.scoring += monotonicSeconds() - mark
+      mark = monotonicSeconds()
       var results = [SampleLabels](repeating: SampleLabels(), count: batch.count)
       var batchStatistics = [LabelStatistics](repeating: LabelStatistics(), count: batch.count)
       var prompts = [[UInt32]](repeating: [], count: prompt == nil ? 0 : batch.count)
@@ -194,6 +215,8 @@ public enum SoftLabelsStage: PipelineStage {
           }
         }
       }
+      timings.labels += monotonicSeconds() - mark
+      mark = monotonicSeconds()
       for row in 0..<batch.count {
         let index = batch.lowerBound + row
         if results[row].hasInvalidScores {
@@ -206,6 +229,7 @@ public enum SoftLabelsStage: PipelineStage {
           history: samples.history(index), prompt: prompt == nil ? nil : prompts[row], to: &builder,
           type: computer.type)
       }
+      timings.encoding += monotonicSeconds() - mark
       progress.advance(by: Int64(batch.count))
     }
     return ShardOutput(raw: try builder.finish(), statistics: statistics)
@@ -225,6 +249,49 @@ public enum SoftLabelsStage: PipelineStage {
     throws -> JSONValue
   {
     try SoftLabelsLayout.merge(directories, into: directory, diagnostics: diagnostics)
+  }
+}
+
+/// Compresses, hashes and writes finished shards on a background thread, in order, while the next
+/// shard is computed; at most one shard waits, so memory stays at two shards' raw bytes.
+final class BackgroundShardWriter: @unchecked Sendable {
+  private let configuration: MDS.ShardConfiguration
+  private let queue = DispatchQueue(label: "soft-labels.shard-writer")
+  private let slot = DispatchSemaphore(value: 1)
+  private let lock = NSLock()
+  private var written: [(SplitName, MDS.ShardEntry)] = []
+  private var failure: (any Error)?
+
+  init(configuration: MDS.ShardConfiguration) { self.configuration = configuration }
+
+  /// Queues one shard (waiting while the previous one is still being written); rethrows an
+  /// earlier shard's failure.
+  func submit(_ raw: [UInt8], split: SplitName, samples: Int, index: Int, directory: String) throws {
+    slot.wait()
+    if let failure = lock.withLock({ self.failure }) {
+      slot.signal()
+      throw failure
+    }
+    let configuration = configuration
+    queue.async {
+      defer { self.slot.signal() }
+      do {
+        let entry = try MDS.writeShard(
+          raw, samples: samples, index: index, configuration: configuration, directory: directory)
+        self.lock.withLock { self.written.append((split, entry)) }
+      } catch {
+        self.lock.withLock { self.failure = error }
+      }
+    }
+  }
+
+  /// Waits for every queued shard and returns the entries in submission order.
+  func finish() throws -> [(SplitName, MDS.ShardEntry)] {
+    queue.sync {}
+    return try lock.withLock {
+      if let failure { throw failure }
+      return written
+    }
   }
 }
 
@@ -252,12 +319,29 @@ enum ScoreSource {
     }
   }
 
+  /// Samples per user-vector sub-batch.
+  static let userChunk = 64
+
   /// Writes `range.count` rows of N scores in trie order.
   func scores(_ samples: SampleSet, range: Range<Int>, into output: UnsafeMutablePointer<Float>, threads: Int) {
     switch self {
     case .embedding(let scorer, let items):
+      // User vectors in fixed sub-batches of 64 on every thread (a sequence model's forward pass
+      // would otherwise leave the other cores idle); the sub-batches start at the batch's start,
+      // so a sample's vector does not depend on the thread count.
+      let dimension = scorer.dimension
+      let users = UnsafeMutablePointer<Float>.allocate(capacity: range.count * dimension)
+      defer { users.deallocate() }
+      let usersOut = DisjointPointer(users)
+      let chunks = (range.count + Self.userChunk - 1) / Self.userChunk
+      Parallel.forEach(chunks, threads: threads) { chunk in
+        let lower = range.lowerBound + chunk * Self.userChunk
+        let sub = lower..<min(range.upperBound, lower + Self.userChunk)
+        scorer.userVectors(samples, range: sub, into: usersOut.base + (lower - range.lowerBound) * dimension)
+      }
       items.withUnsafeBufferPointer { items in
-        scorer.scores(samples, range: range, against: items.baseAddress!, count: scorer.itemCount, into: output)
+        scorer.product(
+          users: users, rows: range.count, against: items.baseAddress!, count: scorer.itemCount, into: output)
       }
     case .general(let scorer, let itemOrder):
       let n = scorer.itemCount

@@ -10,8 +10,12 @@ import PipelineCore
 /// networks it makes). Networks, each with buffers for `batchSize` samples, are kept in a pool, so
 /// concurrent callers each get their own and a call allocates nothing after the first.
 final class NeuralScorer: EmbeddingScorer, @unchecked Sendable {
-  /// Samples per forward pass.
-  static let batchSize = 256
+  /// Samples per forward pass: every pass has this shape (a short batch is padded), so a sample's
+  /// vector never depends on the others in its batch. 64 rather than more, because the soft-label
+  /// stage spreads user vectors over its threads in sub-batches of 64 and a padded pass costs the
+  /// full shape. (Rows of OpenBLAS's sgemm do not depend on the row count: the golden hashes are the
+  /// same with 256.)
+  static let batchSize = 64
 
   let itemCount: Int
   let dimension: Int
