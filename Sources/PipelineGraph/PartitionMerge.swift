@@ -63,7 +63,8 @@ public enum PartitionMerge {
         "the \(count) partitions of run \(material.key.prefix(12)) are not all here"
           + (missing.isEmpty ? "" : "; missing: \(missing.map { "\($0)/\(count)" }.joined(separator: ", "))")
           + (repeated.isEmpty ? "" : "; given twice: \(repeated.map { "\($0)/\(count)" }.joined(separator: ", "))")
-          + "; run `tca run PIPELINE --partition i/\(count)` for each missing one first")
+          + "; compute each missing one first (`tca run PIPELINE --partition i/\(count)`, or `tca-soft-labels --partition i/\(count)` for directories)"
+      )
     }
     let ordered = partitions.sorted { $0.partition.index < $1.partition.index }
     let metrics = try stage.mergePartitions(

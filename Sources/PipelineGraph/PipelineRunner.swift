@@ -141,8 +141,9 @@ public final class PipelineRunner {
           continue
         }
         if !only.isEmpty && !only.contains(entry) {
+          let needing = only.sorted().filter { graph.closure(of: [$0]).contains { $0.entry.name == entry } }
           diagnostics.note(
-            "\(label): not in the store; computing it first because '\(only.sorted().joined(separator: ", "))' needs it"
+            "\(label): not in the store; computing it first because '\(needing.joined(separator: ", "))' needs it"
           )
         }
         var outcome = Outcome.cached

@@ -25,6 +25,9 @@ def need_shared(relative: str) -> pathlib.Path:
 def run_pipeline(name: str, home: pathlib.Path, data: pathlib.Path | None = None,
                  only: list[str] | None = None) -> pathlib.Path:
     env = dict(os.environ, TCA_HOME=str(home), TCA_PIPELINES=str(ROOT / "Pipelines"))
+    # Inside an array job these would make `tca run` compute one partition only.
+    for variable in ("SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "JOB_COMPLETION_INDEX"):
+        env.pop(variable, None)
     if data is not None:
         env["TCA_DATA"] = str(data)
     command = [str(BIN / "tca"), "run", "-q", name] + (["--only", *only] if only else [])
