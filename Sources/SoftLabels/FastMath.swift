@@ -4,7 +4,8 @@
 ///
 /// Both are deterministic (plain float arithmetic in a fixed order, no lookup tables, no
 /// dependence on the CPU's vector width): the same input gives the same bits on every machine that
-/// rounds IEEE single precision correctly.
+/// rounds IEEE single precision correctly. The exponential and the maximum work on 16 lanes (two AVX2
+/// registers, or one AVX-512 register); each lane's result is the same whatever the width.
 public enum FastMath {
   /// `exp(x)` for `x ≤ 0` (the caller subtracts the maximum first) in single precision, to within
   /// 2 ulp of the correctly rounded value for `x ≥ -87.3`; below that the result is 0 (it would be
@@ -13,18 +14,18 @@ public enum FastMath {
   /// Cephes `expf`: n = round(x / ln 2), r = x − n·ln 2 in two parts, e^r by its degree-7 Taylor-like
   /// minimax polynomial, times 2ⁿ assembled in the exponent bits.
   @inline(__always)
-  public static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let lowest = SIMD8<Float>(repeating: -87.33654)
+  public static func expNonPositive(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let lowest = SIMD16<Float>(repeating: -87.33654)
     let tooSmall = x .< lowest
     let clamped = x.replacing(with: lowest, where: tooSmall)
     // n = round(x / ln 2) by the 1.5·2²³ trick: adding it rounds to an integer (to nearest, ties to
     // even) held in the low mantissa bits, which also give 2ⁿ's exponent field without a conversion.
-    let magic = SIMD8<Float>(repeating: 12_582_912)
+    let magic = SIMD16<Float>(repeating: 12_582_912)
     let shifted = clamped * 1.442_695_04 + magic
     let n = shifted - magic
     var r = clamped - n * 0.693_359_375
     r = r + n * 2.121_944_4e-4
-    var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+    var p = SIMD16<Float>(repeating: 1.987_569_15e-4)
     p = p * r + 1.398_199_95e-3
     p = p * r + 8.333_451_9e-3
     p = p * r + 4.166_579_59e-2
@@ -32,8 +33,8 @@ public enum FastMath {
     p = p * r + 5.000_000_12e-1
     let r2 = r * r
     let value = p * r2 + r + 1
-    let exponent = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127
-    let scale = unsafeBitCast(exponent &<< 23, to: SIMD8<Float>.self)
+    let exponent = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127
+    let scale = unsafeBitCast(exponent &<< 23, to: SIMD16<Float>.self)
     return (value * scale).replacing(with: 0, where: tooSmall)
   }
 
@@ -42,38 +43,38 @@ public enum FastMath {
   public static func exponentiate(
     _ values: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int, shift: Float, scale: Float
   ) {
-    let vectorCount = count / 8
-    let shiftVector = SIMD8<Float>(repeating: shift)
-    let scaleVector = SIMD8<Float>(repeating: scale)
+    let vectorCount = count / 16
+    let shiftVector = SIMD16<Float>(repeating: shift)
+    let scaleVector = SIMD16<Float>(repeating: scale)
     let source = UnsafeRawPointer(values)
     let destination = UnsafeMutableRawPointer(output)
     for index in 0..<vectorCount {
-      let x = source.loadUnaligned(fromByteOffset: index * 32, as: SIMD8<Float>.self)
+      let x = source.loadUnaligned(fromByteOffset: index * 64, as: SIMD16<Float>.self)
       destination.storeBytes(
-        of: expNonPositive((x - shiftVector) * scaleVector), toByteOffset: index * 32, as: SIMD8<Float>.self)
+        of: expNonPositive((x - shiftVector) * scaleVector), toByteOffset: index * 64, as: SIMD16<Float>.self)
     }
-    let tail = count - vectorCount * 8
+    let tail = count - vectorCount * 16
     if tail > 0 {
-      var x = SIMD8<Float>(repeating: shift)
-      for lane in 0..<tail { x[lane] = values[vectorCount * 8 + lane] }
+      var x = SIMD16<Float>(repeating: shift)
+      for lane in 0..<tail { x[lane] = values[vectorCount * 16 + lane] }
       let result = expNonPositive((x - shiftVector) * scaleVector)
-      for lane in 0..<tail { output[vectorCount * 8 + lane] = result[lane] }
+      for lane in 0..<tail { output[vectorCount * 16 + lane] = result[lane] }
     }
   }
 
   /// The largest of `values[0..<count]` (NaN is ignored unless every value is NaN); `-infinity`
   /// when `count` is 0.
   public static func maximum(_ values: UnsafePointer<Float>, count: Int) -> Float {
-    var best = SIMD8<Float>(repeating: -.infinity)
-    let vectorCount = count / 8
+    var best = SIMD16<Float>(repeating: -.infinity)
+    let vectorCount = count / 16
     let raw = UnsafeRawPointer(values)
     for index in 0..<vectorCount {
-      let x = raw.loadUnaligned(fromByteOffset: index * 32, as: SIMD8<Float>.self)
+      let x = raw.loadUnaligned(fromByteOffset: index * 64, as: SIMD16<Float>.self)
       // A NaN compares false, so it never becomes the maximum.
       best.replace(with: x, where: x .> best)
     }
     var result = best.max()
-    for index in (vectorCount * 8)..<count where values[index] > result { result = values[index] }
+    for index in (vectorCount * 16)..<count where values[index] > result { result = values[index] }
     return result
   }
 
