@@ -1,6 +1,7 @@
 import DenseLinearAlgebra
 import Foundation
 import Interactions
+import PipelineCore
 
 /// What the soft-label stage needs from any CF model: scores over every item for a batch of samples.
 ///
@@ -61,7 +62,7 @@ extension EmbeddingScorer {
       TiledProduct.columnBlocks(
         m: rows, n: count, k: dimension, a: users, lda: dimension, b: items, ldb: dimension,
         transposeB: true, c: output, ldc: count, blockColumns: 2048,
-        threads: ProcessInfo.processInfo.activeProcessorCount)
+        threads: Parallel.defaultThreadCount)
     }
   }
 }

@@ -1,5 +1,11 @@
 import Dispatch
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A pointer handed to the threads of a parallel loop that each write a disjoint part of it (the
 /// caller guarantees that; nothing checks it).
 public struct DisjointPointer<Element>: @unchecked Sendable {
@@ -18,6 +24,13 @@ extension DisjointPointer {
 /// Parallel loops whose results do not depend on the thread count: each index is computed by
 /// exactly one thread, and nothing is reduced across threads.
 public enum Parallel {
+  /// The threads stages use: `TCA_THREADS` when it is a positive integer, else every online
+  /// processor. Outputs never depend on it (the tests run stages with different counts and compare).
+  public static var defaultThreadCount: Int {
+    if let text = FileSystem.environment("TCA_THREADS"), let count = Int(text), count > 0 { return count }
+    return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+  }
+
   /// Calls `body(index)` for every index in `0..<count` on up to `threads` threads; indices are
   /// dealt round-robin in contiguous chunks of `chunk`.
   public static func forEach(

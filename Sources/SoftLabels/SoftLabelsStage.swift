@@ -77,7 +77,7 @@ public enum SoftLabelsStage: PipelineStage {
     let plan = ShardPlan(
       splits: options.splits.map { ($0, samples[$0].count) }, shardSamples: options.shardSamples)
     let share = context.partition.map { plan.share($0) } ?? 0..<plan.shards.count
-    let threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let threads = Parallel.defaultThreadCount
     let computer = SoftLabelComputer(
       trie: trie, k: options.k, beta: options.beta, type: options.type, excludeHistory: options.excludeHistory)
     let configuration = SoftLabelsLayout.shardConfiguration(options)

@@ -55,7 +55,7 @@ struct ScoreCommand: ParsableCommand {
     NativeBLASKernel.restartIfNeeded(diagnostics)
     try reportingErrors(diagnostics) {
       let split = SplitName(rawValue: split)!
-      let threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+      let threads = Parallel.defaultThreadCount
       let scorer = try CFArtifact.loadScorer(cf, split: split)
       let prepared = try PreparedSamples.read(from: samples)
       var set = prepared[split]

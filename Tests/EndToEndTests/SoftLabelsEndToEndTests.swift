@@ -73,6 +73,26 @@ struct SoftLabelsEndToEndTests {
     #expect(rerun.status == 0 && !rerun.stdout.contains(" computed "), "\(rerun.stdout)")
   }
 
+  @Test func theThreadCountChangesNoByte() throws {
+    let work = try TemporaryDirectory()
+    let pipeline = try writeCFPipeline(work.path, extra: softLabelEntries)
+    var hashes: [[String: String]] = []
+    for threads in ["1", "3"] {
+      let home = "\(work.path)/threads-\(threads)"
+      let run = try Executables.run(
+        "tca", ["run", "-q", pipeline, "--only", "soft-labels", "soft-labels-ease"],
+        environment: ["TCA_HOME": home, "TCA_THREADS": threads])
+      #expect(run.status == 0, "\(run.stderr)")
+      var all: [String: String] = [:]
+      for entry in ["cf", "cf-ease", "soft-labels", "soft-labels-ease"] {
+        for (path, hash) in try fileHashes("\(home)/runs/cf/\(entry)") { all["\(entry)/\(path)"] = hash }
+      }
+      hashes.append(all)
+    }
+    #expect(hashes[0] == hashes[1])
+    #expect(hashes[0].count > 20)
+  }
+
   @Test func standalonePartitionsMergeIntoTheSameArtifact() throws {
     let work = try TemporaryDirectory()
     let pipeline = try writeCFPipeline(work.path, extra: softLabelEntries)

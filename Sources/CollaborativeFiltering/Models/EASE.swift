@@ -77,7 +77,7 @@ public enum EASE {
   }
 
   /// The number of active processors.
-  public static var defaultThreadCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+  public static var defaultThreadCount: Int { Parallel.defaultThreadCount }
 
   /// The lower triangle of G = XᵀX + λI, row-major N×N (the upper triangle is left 0; the inverse
   /// reads only the lower one). Row a of G is the sum of the rows of X of the users who hold item a,

@@ -140,7 +140,7 @@ public enum CFStage: PipelineStage {
     let samplesDirectory = try context.input("samples")
     let samples = try PreparedSamples.read(from: samplesDirectory)
     let samplesKey = (try? Manifest.read(directory: samplesDirectory).key) ?? ""
-    let threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let threads = Parallel.defaultThreadCount
     DenseLinearAlgebra.setThreadCount(threads)
     let data = TrainingData(
       itemCount: samples.items.count, userCount: samples.users.count, train: samples[.train],

@@ -1,4 +1,5 @@
 import BPETokenizer
+import PipelineCore
 
 #if canImport(Glibc)
   import Glibc
@@ -11,7 +12,7 @@ extension TrieStage {
   /// special tokens added (no BOS; `TitleSequences` appends EOS), on every processor online.
   static func loadEncoder(tokenizer directory: String) throws -> ([String]) -> [[UInt32]] {
     let tokenizer = try TokenizerStage.loadTokenizer(artifact: directory)
-    let threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let threads = Parallel.defaultThreadCount
     return { tokenizer.encodeBatch($0, addSpecialTokens: false, threads: threads) }
   }
 }
