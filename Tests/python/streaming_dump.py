@@ -17,6 +17,19 @@ import sys
 import numpy as np
 
 
+def pack(samples: list[dict]) -> dict[str, np.ndarray]:
+    """Samples as this script dumps them: columns concatenated, with `C.lengths` for array columns (what
+    the tests compare our reader's samples with)."""
+    packed = {}
+    for name in samples[0]:
+        if isinstance(samples[0][name], np.ndarray):
+            packed[name] = np.concatenate([s[name] for s in samples])
+            packed[f"{name}.lengths"] = np.array([len(s[name]) for s in samples], dtype=np.int64)
+        else:
+            packed[name] = np.array([s[name] for s in samples])
+    return packed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", help="a copy of the MDS dataset directory (streaming writes into it)")

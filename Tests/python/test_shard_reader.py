@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import zstandard
 
+from streaming_dump import pack  # noqa: E402  (the dump's layout)
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "trainer"))
@@ -142,18 +143,6 @@ def compose_root_index(directory: pathlib.Path, splits: list[str]) -> None:
                 entry[key]["basename"] = f"{split}/{entry[key]['basename']}"
             entries.append(entry)
     (directory / "index.json").write_text(json.dumps({"shards": entries, "version": 2}, sort_keys=True))
-
-
-def pack(samples: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Columns concatenated, with `C.lengths` for array columns (streaming_dump.py's layout)."""
-    packed = {}
-    for name in samples[0]:
-        if isinstance(samples[0][name], np.ndarray):
-            packed[name] = np.concatenate([s[name] for s in samples])
-            packed[f"{name}.lengths"] = np.array([len(s[name]) for s in samples], dtype=np.int64)
-        else:
-            packed[name] = np.array([s[name] for s in samples])
-    return packed
 
 
 def assert_same_samples(actual: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:

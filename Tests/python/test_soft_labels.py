@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 import zstandard
 
+from streaming_dump import pack  # noqa: E402  (the dump's layout)
 from conftest import BIN, ROOT, need_shared
 
 sys.path.insert(0, str(ROOT / "trainer"))
@@ -411,18 +412,6 @@ def streaming_python() -> pathlib.Path:
             pytest.fail(message)
         pytest.skip(message)
     return STREAMING_PYTHON
-
-
-def pack(samples: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Columns concatenated, with `C.lengths` for array columns (streaming_dump.py's layout)."""
-    packed = {}
-    for name in samples[0]:
-        if isinstance(samples[0][name], np.ndarray):
-            packed[name] = np.concatenate([s[name] for s in samples])
-            packed[f"{name}.lengths"] = np.array([len(s[name]) for s in samples], dtype=np.int64)
-        else:
-            packed[name] = np.array([s[name] for s in samples])
-    return packed
 
 
 @pytest.fixture(scope="module")
