@@ -103,25 +103,32 @@ public enum SoftLabelsStage: PipelineStage {
     let progress = ProgressReporter(
       diagnostics: diagnostics, label: "soft-labels", unit: "samples",
       total: Int64(share.reduce(0) { $0 + plan.shards[$1].range.count }))
-    for shardNumber in share {
-      let shard = plan.shards[shardNumber]
-      if scoring?.split != shard.split {
-        let scorer = try CFArtifact.loadScorer(cfDirectory, split: shard.split)
-        scoring = (shard.split, ScoreSource(scorer: scorer, trie: trie))
+    do {
+      for shardNumber in share {
+        let shard = plan.shards[shardNumber]
+        if scoring?.split != shard.split {
+          let scorer = try CFArtifact.loadScorer(cfDirectory, split: shard.split)
+          scoring = (shard.split, ScoreSource(scorer: scorer, trie: trie))
+        }
+        let split = samples[shard.split]
+        // OpenBLAS stays at one thread throughout: the products are cut into blocks on our threads,
+        // and its own pool would otherwise spin between calls on the cores the labels need.
+        let output = try DenseLinearAlgebra.withSingleThreadedBLAS {
+          try computeShard(
+            shard, samples: split, source: scoring!.source, computer: computer, prompt: prompt, threads: threads,
+            configuration: configuration, progress: progress, timings: &timings)
+        }
+        try writer.submit(
+          output.raw, split: shard.split, samples: shard.range.count, index: shard.index,
+          directory: FileSystem.join(context.outputDirectory, shard.split.rawValue))
+        statisticsLines.append(
+          SoftLabelsLayout.statisticsLine(split: shard.split, shard: shard.index, output.statistics))
+        totals.merge(output.statistics)
       }
-      let split = samples[shard.split]
-      // OpenBLAS stays at one thread throughout: the products are cut into blocks on our threads,
-      // and its own pool would otherwise spin between calls on the cores the labels need.
-      let output = try DenseLinearAlgebra.withSingleThreadedBLAS {
-        try computeShard(
-          shard, samples: split, source: scoring!.source, computer: computer, prompt: prompt, threads: threads,
-          configuration: configuration, progress: progress, timings: &timings)
-      }
-      try writer.submit(
-        output.raw, split: shard.split, samples: shard.range.count, index: shard.index,
-        directory: FileSystem.join(context.outputDirectory, shard.split.rawValue))
-      statisticsLines.append(SoftLabelsLayout.statisticsLine(split: shard.split, shard: shard.index, output.statistics))
-      totals.merge(output.statistics)
+    } catch {
+      // Let a shard still being written finish before the work directory is removed.
+      _ = try? writer.finish()
+      throw error
     }
     let mark = monotonicSeconds()
     for (split, entry) in try writer.finish() { entries[split, default: []].append(entry) }
