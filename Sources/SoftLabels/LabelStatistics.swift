@@ -102,11 +102,19 @@ struct LabelStatistics: Equatable, Sendable {
       }
       return value
     }
-    func integers(_ key: String) throws(PipelineError) -> [Int] {
-      guard let array = json[key]?.arrayValue else {
-        throw .invalidArtifact("'\(file)': field '\(key)' must be an array; recompute the soft labels")
+    func numbers(_ key: String) throws(PipelineError) -> [JSONValue] {
+      guard let array = json[key]?.arrayValue, array.allSatisfy({ $0.numberValue != nil }) else {
+        throw .invalidArtifact("'\(file)': field '\(key)' must be an array of numbers; recompute the soft labels")
       }
-      return array.map { Int($0.integerValue ?? -1) }
+      return array
+    }
+    func integers(_ key: String) throws(PipelineError) -> [Int] {
+      let array = try numbers(key)
+      guard array.allSatisfy({ ($0.integerValue ?? -1) >= 0 }) else {
+        throw .invalidArtifact(
+          "'\(file)': field '\(key)' must be an array of non-negative integers; recompute the soft labels")
+      }
+      return array.map { Int($0.integerValue!) }
     }
     samples = try integer("samples")
     positions = try integer("positions")
@@ -119,7 +127,7 @@ struct LabelStatistics: Equatable, Sendable {
     targetHistogram = try integers("target_histogram")
     positionsByDepth = try integers("positions_by_depth")
     branchingByDepth = try integers("branching_by_depth")
-    entropyByDepth = (json["entropy_by_depth"]?.arrayValue ?? []).map { $0.numberValue ?? .nan }
+    entropyByDepth = try numbers("entropy_by_depth").map { $0.numberValue! }
     guard targetHistogram.count == Self.histogramBins, branchingByDepth.count == positionsByDepth.count,
       entropyByDepth.count == positionsByDepth.count
     else {

@@ -11,10 +11,7 @@ public enum ProbabilityType: String, CaseIterable, Sendable {
   /// float32 rounds to nearest (a position's stored values then sum to at most 1 + 6e-8); float16
   /// rounds toward zero, since rounding to nearest could lift a position's sum by up to 2⁻¹¹.
   @inline(__always)
-  public func stored(_ probability: Double) -> Float { stored(single: Float(probability)) }
-
-  @inline(__always)
-  func stored(single value: Float) -> Float {
+  public func stored(_ value: Float) -> Float {
     switch self {
     case .float32: return value
     case .float16:
@@ -205,7 +202,7 @@ public struct SoftLabelComputer: Sendable {
           case .float32:
             for index in 0..<childCount { stored[index] = single[index] }
           case .float16:
-            for index in 0..<childCount { stored[index] = type.stored(single: single[index]) }
+            for index in 0..<childCount { stored[index] = type.stored(single[index]) }
           }
           return FastMath.entropy(single.baseAddress!, count: childCount)
         }

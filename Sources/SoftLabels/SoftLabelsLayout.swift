@@ -101,11 +101,12 @@ enum SoftLabelsLayout {
 
   /// Writes every split's index, the root index, `shard_stats.jsonl` and `report.json` from the
   /// shards' entries and statistics (in shard order). One run and a merge of partitions both end
-  /// here, which is why their files are identical.
+  /// here, which is why their files are identical. Returns the statistics over every split.
+  @discardableResult
   static func writeIndexesAndReport(
     entries: [SplitName: [MDS.ShardEntry]], statisticsLines: [JSONValue], options: SoftLabelsOptions,
     special: TokenizerStage.SpecialTokens, directory: String
-  ) throws {
+  ) throws -> LabelStatistics {
     var root: [MDS.ShardEntry] = []
     var splitReports: [String: JSONValue] = [:]
     var all = LabelStatistics()
@@ -158,6 +159,7 @@ enum SoftLabelsLayout {
       "total": all.summary,
     ]
     try FileSystem.writeText(FileSystem.join(directory, reportFile), report.prettyText())
+    return all
   }
 
   /// Copies the trie's arrays, its tokenizer files and the samples' `items.jsonl` next to the shards.
@@ -211,13 +213,11 @@ enum SoftLabelsLayout {
         )
       }
     }
-    try writeIndexesAndReport(
+    let total = try writeIndexesAndReport(
       entries: entries, statisticsLines: statisticsLines, options: options, special: special, directory: directory)
     for name in TitleTrie.fileNames + [TrieStage.tokenizerFile, TrieStage.specialTokensFile, itemsFile] {
       try copy(FileSystem.join(first, name), to: FileSystem.join(directory, name))
     }
-    var total = LabelStatistics()
-    for line in statisticsLines { total.merge(try LabelStatistics(json: line, file: statisticsFile)) }
     diagnostics.note(
       "soft-labels: merged \(directories.count) partitions: \(metrics["shards", default: 0]) shards, \(total.samples) samples"
     )

@@ -126,7 +126,7 @@ struct SoftLabelsEndToEndTests {
     #expect(partial.status != 0 && partial.stderr.contains("missing: 0/2"), "\(partial.stderr)")
   }
 
-  @Test func validateCatchesAFlippedByteAnEditedIndexAndABadProbability() throws {
+  @Test func validateCatchesAFlippedByteAndAnEditedIndex() throws {
     let work = try TemporaryDirectory()
     let pipeline = try writeCFPipeline(work.path, extra: softLabelEntries)
     #expect(
