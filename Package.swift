@@ -10,10 +10,13 @@ let strictSettings: [SwiftSetting] = [
   .unsafeFlags(["-warnings-as-errors"], .when(configuration: .release))
 ]
 
-/// The soft-label kernels (an exponential over every item of every sample) are compiled for x86-64
-/// with AVX2 and FMA (Haswell, 2013, and later): twice the SSE2 baseline's throughput, bit-identical
-/// results (Swift never contracts a·b + c into an FMA). `TCA_PORTABLE=1 swift build` builds them for
-/// any x86-64; the tools check the CPU before they run them.
+/// The soft-label kernels (the score product and an exponential over every item of every sample)
+/// are compiled for x86-64 with AVX2 and FMA (Haswell, 2013, and later), and with AVX-512 when the
+/// building machine has it (`/proc/cpuinfo`; `TCA_NO_AVX512=1` opts out, for a binary that must run
+/// on older CPUs): twice the throughput per step each time. Every width gives the same bits (the
+/// lanes never mix; a·b + c is written as an explicit fused multiply-add where it is meant to be
+/// one). `TCA_PORTABLE=1 swift build` builds them for any x86-64 (same bits, FMA becomes a library
+/// call: much slower); the tools check the CPU before they run them.
 let vectorKernels: Bool = {
   #if arch(x86_64)
     return ProcessInfo.processInfo.environment["TCA_PORTABLE"] == nil
@@ -21,7 +24,20 @@ let vectorKernels: Bool = {
     return false
   #endif
 }()
-let vectorSettings: [SwiftSetting] = vectorKernels ? [.unsafeFlags(["-target-cpu", "haswell"])] : []
+let avx512Kernels: Bool = {
+  guard vectorKernels, ProcessInfo.processInfo.environment["TCA_NO_AVX512"] == nil,
+    let cpuInfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+    let flags = cpuInfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+  else { return false }
+  let present = Set(flags.split(separator: " ").map(String.init))
+  return ["avx512f", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(present.contains)
+}()
+let vectorSettings: [SwiftSetting] =
+  avx512Kernels
+  ? [.unsafeFlags(["-target-cpu", "skylake-avx512"]), .define("TCA_AVX512")]
+  : vectorKernels ? [.unsafeFlags(["-target-cpu", "haswell"])] : []
+let kernelDefines: [SwiftSetting] =
+  (vectorKernels ? [.define("TCA_VECTOR_KERNELS")] : []) + (avx512Kernels ? [.define("TCA_AVX512")] : [])
 
 /// A C library found through pkg-config: module map + shim header only.
 func systemLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
@@ -92,7 +108,7 @@ let package = Package(
         "PipelineGraph", "LogIngest", "Interactions", "BPETokenizer", "TitleTrie", "CollaborativeFiltering",
         "SoftLabels", "ArtifactFormats",
         "PipelineCore",
-      ], settings: vectorKernels ? [.define("TCA_VECTOR_KERNELS")] : []),
+      ], settings: kernelDefines),
 
     executable("tca"),
     executable("tca-ingest"),

@@ -4,8 +4,9 @@
 ///
 /// Both are deterministic (plain float arithmetic in a fixed order, no lookup tables, no
 /// dependence on the CPU's vector width): the same input gives the same bits on every machine that
-/// rounds IEEE single precision correctly. The exponential and the maximum work on 16 lanes (two AVX2
-/// registers, or one AVX-512 register); each lane's result is the same whatever the width.
+/// rounds IEEE single precision correctly and fuses multiply-adds exactly (an FMA instruction, or the
+/// C library's `fmaf` in a portable build). The exponential and the maximum work on 16 lanes (two
+/// AVX2 registers, or one AVX-512 register); each lane's result is the same whatever the width.
 public enum FastMath {
   /// `exp(x)` for `x ≤ 0` (the caller subtracts the maximum first) in single precision, to within
   /// 2 ulp of the correctly rounded value for `x ≥ -87.3`; below that the result is 0 (it would be
@@ -20,23 +21,26 @@ public enum FastMath {
     let clamped = x.replacing(with: lowest, where: tooSmall)
     // n = round(x / ln 2) by the 1.5·2²³ trick: adding it rounds to an integer (to nearest, ties to
     // even) held in the low mantissa bits, which also give 2ⁿ's exponent field without a conversion.
+    // Every a·b + c below is one fused multiply-add (one rounding; the same bits on every CPU).
     let magic = SIMD16<Float>(repeating: 12_582_912)
-    let shifted = clamped * 1.442_695_04 + magic
+    let shifted = magic.addingProduct(clamped, SIMD16(repeating: 1.442_695_04))
     let n = shifted - magic
-    var r = clamped - n * 0.693_359_375
-    r = r + n * 2.121_944_4e-4
-    var p = SIMD16<Float>(repeating: 1.987_569_15e-4)
-    p = p * r + 1.398_199_95e-3
-    p = p * r + 8.333_451_9e-3
-    p = p * r + 4.166_579_59e-2
-    p = p * r + 1.666_666_55e-1
-    p = p * r + 5.000_000_12e-1
-    let r2 = r * r
-    let value = p * r2 + r + 1
+    var r = clamped.addingProduct(n, SIMD16(repeating: -0.693_359_375))
+    r = r.addingProduct(n, SIMD16(repeating: 2.121_944_4e-4))
+    var p = SIMD16<Float>(repeating: 1.398_199_95e-3).addingProduct(SIMD16(repeating: 1.987_569_15e-4), r)
+    p = SIMD16<Float>(repeating: 8.333_451_9e-3).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 4.166_579_59e-2).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 1.666_666_55e-1).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 5.000_000_12e-1).addingProduct(p, r)
+    let value = r.addingProduct(p, r * r) + 1
     let exponent = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127
     let scale = unsafeBitCast(exponent &<< 23, to: SIMD16<Float>.self)
     return (value * scale).replacing(with: 0, where: tooSmall)
   }
+
+  /// The same for one value (lane 0 of the vector form, so the same bits).
+  @inline(__always)
+  public static func expNonPositive(_ x: Float) -> Float { expNonPositive(SIMD16(repeating: x))[0] }
 
   /// Writes `exp((values[i] − shift) · scale)` to `output[i]` for i in `0..<count`, where every
   /// argument is at most 0 (`shift` is the maximum, `scale` > 0); −∞ scores give 0.
@@ -80,30 +84,50 @@ public enum FastMath {
 
   /// Σ `values[start..<end]` accumulated in double precision, in a fixed order (each float is
   /// widened to double before it is added; eight running partial sums over consecutive lanes, then
-  /// added pairwise), so the same range always gives the same bits.
+  /// added pairwise: lanes i and i + 4, then i and i + 2, then 0 and 1), so the same range always
+  /// gives the same bits.
   ///
   /// The memory must be readable up to `end + 7` (the last partial block is one masked 8-lane load,
   /// so the short ranges of a trie's many small children cost no per-item loop).
   @inline(__always)
   public static func sum(_ values: UnsafePointer<Float>, from start: Int, to end: Int) -> Double {
-    var low = SIMD4<Double>.zero
-    var high = SIMD4<Double>.zero
+    var total = SIMD8<Double>.zero
     let raw = UnsafeRawPointer(values)
     var index = start
-    while end - index >= 8 {
-      let x = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
-      low += SIMD4<Double>(x.lowHalf)
-      high += SIMD4<Double>(x.highHalf)
-      index += 8
+    while end &- index >= 8 {
+      total += SIMD8<Double>(raw.loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self))
+      index &+= 8
     }
     if end > index {
       let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
-      var x = raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD8<Float>.self)
-      x.replace(with: 0, where: lanes .>= SIMD8<Int32>(repeating: Int32(end - index)))
-      low += SIMD4<Double>(x.lowHalf)
-      high += SIMD4<Double>(x.highHalf)
+      var x = raw.loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self)
+      x.replace(with: 0, where: lanes .>= SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: end &- index)))
+      total += SIMD8<Double>(x)
     }
-    return (low + high).sum()
+    let fours = total.lowHalf + total.highHalf
+    let twos = fours.lowHalf + fours.highHalf
+    return twos[0] + twos[1]
+  }
+
+  /// Σ `values[0..<count]` in a fixed order: eight running partial sums over consecutive lanes
+  /// (then added as `sum(_:from:to:)` adds them), the remaining values one by one.
+  @inline(__always)
+  public static func sum(_ values: UnsafePointer<Double>, count: Int) -> Double {
+    var total = SIMD8<Double>.zero
+    let raw = UnsafeRawPointer(values)
+    var index = 0
+    while count &- index >= 8 {
+      total += raw.loadUnaligned(fromByteOffset: index &* 8, as: SIMD8<Double>.self)
+      index &+= 8
+    }
+    let fours = total.lowHalf + total.highHalf
+    let twos = fours.lowHalf + fours.highHalf
+    var result = twos[0] + twos[1]
+    while index < count {
+      result += values[index]
+      index &+= 1
+    }
+    return result
   }
 
   /// Floats of padding a buffer passed to `sum` needs after its last element.
@@ -168,5 +192,66 @@ public enum FastMath {
     series = series * s2 + 2.0 / 3
     series = series * s2 + 2
     return series * s + exponent * 0.693_147_18
+  }
+
+  /// How many of `values[0..<count]` (non-negative floats) have a bit pattern ≥ `bits`, 16 lanes at
+  /// a time.
+  public static func countAtLeast(_ values: UnsafePointer<Float>, count: Int, bits: UInt32) -> Int {
+    let raw = UnsafeRawPointer(values)
+    let threshold = SIMD16<UInt32>(repeating: bits)
+    var counts = SIMD16<UInt32>.zero
+    let vectorCount = count / 16
+    for index in 0..<vectorCount {
+      let x = raw.loadUnaligned(fromByteOffset: index &* 64, as: SIMD16<UInt32>.self)
+      counts.replace(with: counts &+ 1, where: x .>= threshold)
+    }
+    var result = Int(counts.wrappedSum())
+    for index in (vectorCount &* 16)..<count where values[index].bitPattern >= bits { result &+= 1 }
+    return result
+  }
+
+  /// Sorts `keys[0..<count]` ascending in place: insertion sort for short runs, else quicksort with
+  /// a median-of-three pivot (no allocation; the keys are distinct).
+  public static func sortAscending(_ keys: UnsafeMutablePointer<UInt64>, count: Int) {
+    var low = 0
+    var high = count
+    while high &- low > 24 {
+      let middle = low &+ (high &- low) / 2
+      // Median of three into keys[middle].
+      if keys[middle] < keys[low] { swap(&keys[middle], &keys[low]) }
+      if keys[high &- 1] < keys[middle] {
+        swap(&keys[high &- 1], &keys[middle])
+        if keys[middle] < keys[low] { swap(&keys[middle], &keys[low]) }
+      }
+      let pivot = keys[middle]
+      var i = low
+      var j = high &- 1
+      while i <= j {
+        while keys[i] < pivot { i &+= 1 }
+        while keys[j] > pivot { j &-= 1 }
+        if i <= j {
+          swap(&keys[i], &keys[j])
+          i &+= 1
+          j &-= 1
+        }
+      }
+      // Recurse into the smaller side, loop on the larger.
+      if j &- low < high &- i {
+        sortAscending(keys + low, count: j &+ 1 &- low)
+        low = i
+      } else {
+        sortAscending(keys + i, count: high &- i)
+        high = j &+ 1
+      }
+    }
+    for position in (low &+ 1)..<max(low &+ 1, high) {
+      let key = keys[position]
+      var slot = position
+      while slot > low && key < keys[slot &- 1] {
+        keys[slot] = keys[slot &- 1]
+        slot &-= 1
+      }
+      keys[slot] = key
+    }
   }
 }

@@ -43,18 +43,27 @@ public struct SampleLabels: Sendable, Equatable {
 /// scores over all items, given in the trie's item order (`TitleTrie.itemOrder`), so that every
 /// node's items are one contiguous run.
 ///
-/// Per sample: the scores' maximum m, then e_i = exp((z_i − m)/β) in single precision (one
-/// vectorised pass over the N items); per position with node v and children c, the mass of c is
-/// Σ e over c's item range accumulated in double precision, the node's mass is the sum of its
-/// children's plus that of items ending at v, and p(c) = mass(c)/mass(v). A node with one child
-/// gives it probability 1 with no arithmetic. When a node's mass falls below 1e-20 (its items
-/// score far below the sample's best, as with a small β), its masses are recomputed from the
-/// scores with the node's own maximum, so no distribution is lost to underflow: the scores are never
+/// The scores stream in, in chunks of `chunkItems` items (`begin`, `consume` per chunk, `finish`),
+/// so a stage can produce, exponentiate and sum each chunk while it is in the first-level cache. Per
+/// chunk: m = the running maximum of the scores so far, e_i = exp((z_i − m)/β) in single precision
+/// (one vectorised pass), and the root's children's masses Σ e over their item ranges accumulated in
+/// double precision; when a later chunk raises the maximum, the masses so far are multiplied by
+/// exp((m_old − m_new)/β), so every mass ends relative to the sample's maximum. The scores of the
+/// target's first-token subtree are kept, and `finish` computes the deeper positions from them: per
+/// position with node v and children c, mass(c) = Σ e over c's item range, the node's mass is the sum
+/// of its children's plus that of items ending at v, and p(c) = mass(c)/mass(v). A node with one
+/// child gives it probability 1 with no arithmetic. When a node's mass falls below 1e-20 (its items
+/// score far below the sample's best, as with a small β), its masses are recomputed from the scores
+/// with the node's own maximum, so no distribution is lost to underflow: the scores are never
 /// truncated. Kept per position: the `k` most probable children (every child when `k` is nil),
 /// ordered by stored probability, descending, then token id.
 ///
-/// Thread-safe: a `Workspace` per thread carries the scratch buffers.
+/// The chunking is fixed, so a sample's labels have the same bits whichever way its scores arrive.
+/// Thread-safe: a `Workspace` per thread and a `Sample` per sample in flight carry the state.
 public struct SoftLabelComputer: Sendable {
+  /// Items per chunk of the streaming pass (a multiple of `PackedItems.panelWidth`).
+  public static let chunkItems = 1024
+
   public let trie: TitleTrie
   public let k: Int?
   public let beta: Double
@@ -62,6 +71,22 @@ public struct SoftLabelComputer: Sendable {
   public let excludeHistory: Bool
   /// The most children any node has.
   let maximumChildren: Int
+  /// The root's segments: 0 holds the items that end at the root, s ≥ 1 the range of its (s−1)-th
+  /// child; segment s is `rootBoundaries[s]..<rootBoundaries[s + 1]`.
+  let rootBoundaries: [Int]
+  /// The most items under one child of the root (the longest subtree `finish` works on).
+  let maximumSubtree: Int
+  /// Per chunk of `chunkItems` items, the non-empty pieces of root segments in it: (segment, start,
+  /// end) relative to the chunk, `chunkPieceOffsets[c]..<chunkPieceOffsets[c + 1]`; and the segment
+  /// the chunk ends in (whose mass a later chunk may still add to).
+  let chunkSegments: [SIMD3<Int32>]
+  /// Aligned with `trie.children`: each child's token and the start of its item range (a node's
+  /// children's ranges tile the end of its own), so a node's children are read sequentially instead
+  /// of at their scattered node ids.
+  let childTokens: [UInt32]
+  let childStarts: [UInt32]
+  let chunkPieceOffsets: [Int32]
+  let chunkLastSegment: [Int32]
 
   public init(trie: TitleTrie, k: Int?, beta: Double, type: ProbabilityType, excludeHistory: Bool) {
     self.trie = trie
@@ -74,43 +99,141 @@ public struct SoftLabelComputer: Sendable {
       widest = max(widest, Int(trie.childOffsets[node + 1] - trie.childOffsets[node]))
     }
     maximumChildren = widest
+    childTokens = trie.children.map { trie.token[Int($0)] }
+    childStarts = trie.children.map { trie.itemStart[Int($0)] }
+    let root = Int(TitleTrie.root)
+    let rootChildren = trie.children[Int(trie.childOffsets[root])..<Int(trie.childOffsets[root + 1])]
+    var boundaries = [Int(trie.itemStart[root])]
+    var longest = 1
+    for child in rootChildren {
+      boundaries.append(Int(trie.itemStart[Int(child)]))
+      longest = max(longest, Int(trie.itemEnd[Int(child)] - trie.itemStart[Int(child)]))
+    }
+    boundaries.append(Int(trie.itemEnd[root]))
+    rootBoundaries = boundaries
+    maximumSubtree = longest
+    var pieces: [SIMD3<Int32>] = []
+    var offsets: [Int32] = [0]
+    var last: [Int32] = []
+    var segment = 0
+    for start in stride(from: 0, to: trie.itemCount, by: Self.chunkItems) {
+      let end = min(start + Self.chunkItems, trie.itemCount)
+      while segment < boundaries.count - 1 {
+        let low = max(boundaries[segment], start)
+        let high = min(boundaries[segment + 1], end)
+        if high > low { pieces.append(SIMD3(Int32(segment), Int32(low - start), Int32(high - start))) }
+        if boundaries[segment + 1] > end { break }
+        segment += 1
+      }
+      segment = min(segment, boundaries.count - 2)
+      offsets.append(Int32(pieces.count))
+      last.append(Int32(segment))
+    }
+    chunkSegments = pieces
+    chunkPieceOffsets = offsets
+    chunkLastSegment = last
   }
+
+  var scale: Float { Float(1 / beta) }
 
   /// Scratch memory of one thread (used by one thread at a time, hence `@unchecked Sendable`).
   public final class Workspace: @unchecked Sendable {
     let exponentials: UnsafeMutablePointer<Float>
     let local: UnsafeMutablePointer<Float>
-    var masses: [Double]
-    var stored: [Float]
-    var single: [Float]
-    var order: [Int32]
-    var keys: [UInt64]
+    /// One chunk of scores (with `FastMath.sum`'s padding).
+    let chunk: UnsafeMutablePointer<Float>
+    /// Per child of the current position: masses, then probabilities; the probabilities in single
+    /// precision; as stored (float16 rounding; the same buffer as `single` for float32); the kept
+    /// children's indices; sort keys.
+    let masses: UnsafeMutablePointer<Double>
+    let single: UnsafeMutablePointer<Float>
+    let stored: UnsafeMutablePointer<Float>
+    let order: UnsafeMutablePointer<Int32>
+    let keys: UnsafeMutablePointer<UInt64>
+    let sample: Sample
 
-    init(itemCount: Int, maximumChildren: Int) {
+    init(computer: SoftLabelComputer) {
       // Padded for `FastMath.sum`'s last masked load.
-      exponentials = .allocate(capacity: itemCount + FastMath.sumPadding)
-      exponentials.initialize(repeating: 0, count: itemCount + FastMath.sumPadding)
-      local = .allocate(capacity: itemCount + FastMath.sumPadding)
-      local.initialize(repeating: 0, count: itemCount + FastMath.sumPadding)
-      masses = [Double](repeating: 0, count: maximumChildren)
-      stored = [Float](repeating: 0, count: maximumChildren)
-      single = [Float](repeating: 0, count: maximumChildren)
-      order = [Int32](repeating: 0, count: maximumChildren)
-      keys = [UInt64](repeating: 0, count: maximumChildren)
+      let subtree = computer.maximumSubtree + FastMath.sumPadding
+      exponentials = .allocate(capacity: subtree)
+      exponentials.initialize(repeating: 0, count: subtree)
+      local = .allocate(capacity: subtree)
+      local.initialize(repeating: 0, count: subtree)
+      chunk = .allocate(capacity: chunkItems + FastMath.sumPadding)
+      chunk.initialize(repeating: 0, count: chunkItems + FastMath.sumPadding)
+      let widest = computer.maximumChildren
+      masses = .allocate(capacity: widest)
+      masses.initialize(repeating: 0, count: widest)
+      single = .allocate(capacity: widest)
+      single.initialize(repeating: 0, count: widest)
+      if computer.type == .float32 {
+        stored = single
+      } else {
+        stored = .allocate(capacity: widest)
+        stored.initialize(repeating: 0, count: widest)
+      }
+      order = .allocate(capacity: widest)
+      order.initialize(repeating: 0, count: widest)
+      keys = .allocate(capacity: widest)
+      keys.initialize(repeating: 0, count: widest)
+      sample = computer.makeSample()
     }
 
     deinit {
       exponentials.deallocate()
       local.deallocate()
+      chunk.deallocate()
+      masses.deallocate()
+      if stored != single { stored.deallocate() }
+      single.deallocate()
+      order.deallocate()
+      keys.deallocate()
     }
   }
 
-  public func makeWorkspace() -> Workspace { Workspace(itemCount: trie.itemCount, maximumChildren: maximumChildren) }
+  public func makeWorkspace() -> Workspace { Workspace(computer: self) }
+
+  /// The streaming state of one sample (reused: `begin` resets it).
+  public final class Sample: @unchecked Sendable {
+    var target: UInt32 = 0
+    /// The largest score so far (NaN never is); the exponentials so far are relative to it.
+    var maximum = -Float.infinity
+    /// The root segment the next chunk starts in.
+    var segment = 0
+    /// The root's segment masses so far, relative to `maximum`.
+    let masses: UnsafeMutablePointer<Double>
+    let segmentCount: Int
+    /// The scores of the target's first-token subtree, `subtreeStart..<subtreeEnd` in trie order.
+    let subtree: UnsafeMutablePointer<Float>
+    var subtreeStart = 0
+    var subtreeEnd = 0
+    /// Trie positions of the excluded history items, ascending, and the next one to apply.
+    var excluded: [Int] = []
+    var nextExcluded = 0
+    var chunkStart = 0
+
+    init(segmentCount: Int, subtreeCapacity: Int) {
+      self.segmentCount = segmentCount
+      masses = .allocate(capacity: segmentCount)
+      masses.initialize(repeating: 0, count: segmentCount)
+      subtree = .allocate(capacity: subtreeCapacity)
+      subtree.initialize(repeating: 0, count: subtreeCapacity)
+    }
+
+    deinit {
+      masses.deallocate()
+      subtree.deallocate()
+    }
+  }
+
+  public func makeSample() -> Sample {
+    Sample(segmentCount: rootBoundaries.count - 1, subtreeCapacity: maximumSubtree + FastMath.sumPadding)
+  }
 
   /// The soft labels of the sample with `target` and `history`, from `scores` (N floats in trie
-  /// order, `scores[p]` for item `trie.itemOrder[p]`; excluded history items are set to −∞ in place).
+  /// order, `scores[p]` for item `trie.itemOrder[p]`; left unchanged).
   public func labels(
-    scores: UnsafeMutablePointer<Float>, target: UInt32, history: ArraySlice<UInt32>, workspace: Workspace
+    scores: UnsafePointer<Float>, target: UInt32, history: ArraySlice<UInt32>, workspace: Workspace
   ) -> SampleLabels {
     var statistics = LabelStatistics()
     return labels(scores: scores, target: target, history: history, workspace: workspace, statistics: &statistics)
@@ -118,33 +241,137 @@ public struct SoftLabelComputer: Sendable {
 
   /// The same, adding the sample to `statistics`.
   func labels(
-    scores: UnsafeMutablePointer<Float>, target: UInt32, history: ArraySlice<UInt32>, workspace: Workspace,
+    scores: UnsafePointer<Float>, target: UInt32, history: ArraySlice<UInt32>, workspace: Workspace,
     statistics: inout LabelStatistics
   ) -> SampleLabels {
-    let itemCount = trie.itemCount
+    let sample = workspace.sample
+    begin(sample, target: target, history: history)
+    for start in stride(from: 0, to: trie.itemCount, by: Self.chunkItems) {
+      let count = min(Self.chunkItems, trie.itemCount - start)
+      workspace.chunk.update(from: scores + start, count: count)
+      consume(sample, chunk: workspace.chunk, count: count)
+    }
+    return finish(sample, workspace: workspace, statistics: &statistics)
+  }
+
+  /// Starts `sample` for `target` and `history`; its chunks follow in order.
+  public func begin(_ sample: Sample, target: UInt32, history: ArraySlice<UInt32>) {
+    sample.target = target
+    sample.maximum = -.infinity
+    sample.segment = 0
+    sample.chunkStart = 0
+    sample.masses.update(repeating: 0, count: sample.segmentCount)
+    let path = trie.path(ofItem: target)
+    if let first = path.first {
+      sample.subtreeStart = Int(trie.itemStart[Int(first)])
+      sample.subtreeEnd = Int(trie.itemEnd[Int(first)])
+    } else {
+      (sample.subtreeStart, sample.subtreeEnd) = (0, 0)
+    }
+    sample.excluded.removeAll(keepingCapacity: true)
+    sample.nextExcluded = 0
     if excludeHistory {
-      for item in history where item != target && item >= 1 && Int(item) <= itemCount {
-        scores[Int(trie.itemPosition[Int(item)])] = -.infinity
+      for item in history where item != target && item >= 1 && Int(item) <= trie.itemCount {
+        sample.excluded.append(Int(trie.itemPosition[Int(item)]))
+      }
+      sample.excluded.sort()
+    }
+  }
+
+  /// Takes the sample's next `count` scores (`chunkItems`, fewer only for the last chunk), in
+  /// `chunk`, which must be readable `FastMath.sumPadding` floats past `count`; overwrites them.
+  /// `maximum`, when given, is the largest of the `count` scores (NaN never is; the kernel's), else
+  /// it is computed here.
+  public func consume(_ sample: Sample, chunk: UnsafeMutablePointer<Float>, count: Int, maximum: Float? = nil) {
+    let start = sample.chunkStart
+    let end = start + count
+    sample.chunkStart = end
+    var known = maximum
+    while sample.nextExcluded < sample.excluded.count && sample.excluded[sample.nextExcluded] < end {
+      chunk[sample.excluded[sample.nextExcluded] - start] = -.infinity
+      sample.nextExcluded += 1
+      known = nil
+    }
+    let chunkMaximum = known ?? FastMath.maximum(chunk, count: count)
+    if chunkMaximum > sample.maximum {
+      if sample.maximum.isFinite {
+        // The masses so far were relative to the old maximum.
+        let factor = Double(FastMath.expNonPositive((sample.maximum - chunkMaximum) * scale))
+        for segment in 0...sample.segment { sample.masses[segment] *= factor }
+      }
+      sample.maximum = chunkMaximum
+    }
+    let overlapStart = max(start, sample.subtreeStart)
+    let overlapEnd = min(end, sample.subtreeEnd)
+    if overlapStart < overlapEnd {
+      (sample.subtree + (overlapStart - sample.subtreeStart)).update(
+        from: chunk + (overlapStart - start), count: overlapEnd - overlapStart)
+    }
+    let shift = sample.maximum.isFinite ? sample.maximum : 0
+    FastMath.exponentiate(chunk, into: chunk, count: count, shift: shift, scale: scale)
+    let chunkIndex = start / Self.chunkItems
+    chunkSegments.withUnsafeBufferPointer { pieces in
+      for piece in Int(chunkPieceOffsets[chunkIndex])..<Int(chunkPieceOffsets[chunkIndex + 1]) {
+        let (segment, low, high) = (Int(pieces[piece].x), Int(pieces[piece].y), Int(pieces[piece].z))
+        sample.masses[segment] += FastMath.sum(chunk, from: low, to: high)
       }
     }
-    let maximum = FastMath.maximum(scores, count: itemCount)
-    let scale = Float(1 / beta)
-    FastMath.exponentiate(
-      scores, into: workspace.exponentials, count: itemCount, shift: maximum.isFinite ? maximum : 0, scale: scale)
+    sample.segment = Int(chunkLastSegment[chunkIndex])
+  }
 
+  /// The sample's labels once all its chunks are in.
+  public func finish(_ sample: Sample, workspace: Workspace) -> SampleLabels {
+    var statistics = LabelStatistics()
+    return finish(sample, workspace: workspace, statistics: &statistics)
+  }
+
+  /// The same, adding the sample to `statistics`.
+  func finish(_ sample: Sample, workspace: Workspace, statistics: inout LabelStatistics) -> SampleLabels {
     var result = SampleLabels()
+    let target = sample.target
     result.labels = Array(trie.tokens(ofItem: target))
     let path = trie.path(ofItem: target)
     let positions = path.count
     result.nodes.reserveCapacity(positions)
     result.softOffsets.reserveCapacity(positions + 1)
+    if !sample.maximum.isFinite && sample.maximum > 0 { result.hasInvalidScores = true }
+    let shift = sample.maximum.isFinite ? sample.maximum : 0
+    let subtreeCount = sample.subtreeEnd - sample.subtreeStart
+    if positions > 1 {
+      FastMath.exponentiate(
+        sample.subtree, into: workspace.exponentials, count: subtreeCount, shift: shift, scale: scale)
+    }
+    // Indexed by trie position: only the subtree's positions are ever read.
+    let exponentials = workspace.exponentials - sample.subtreeStart
+    let scores = sample.subtree - sample.subtreeStart
     var node = TitleTrie.root
     for position in 0..<positions {
       result.nodes.append(node)
       let next = path[position]
-      appendPosition(
-        node: node, next: next, depth: position, scores: scores, workspace: workspace, into: &result,
-        statistics: &statistics)
+      let firstChild = Int(trie.childOffsets[Int(node)])
+      let childCount = Int(trie.childOffsets[Int(node) + 1]) - firstChild
+      if childCount == 1 {
+        result.softIDs.append(trie.token[Int(next)])
+        result.softProbabilities.append(1)
+        statistics.add(
+          depth: position, branching: false, entropy: 0, kept: 1, keptCount: 1, target: 1, targetKept: true)
+      } else {
+        if node == TitleTrie.root {
+          // The root's masses are the streamed segment masses (segment 0: items ending at the root).
+          let masses = sample.masses + 1
+          let total = sample.masses[0] + FastMath.sum(masses, count: childCount)
+          appendPosition(
+            firstChild: firstChild, childCount: childCount, next: next, depth: position, masses: masses, total: total,
+            workspace: workspace, into: &result, statistics: &statistics)
+        } else {
+          let total = masses(
+            node: node, firstChild: firstChild, childCount: childCount, scores: scores, exponentials: exponentials,
+            local: workspace.local - sample.subtreeStart, workspace: workspace)
+          appendPosition(
+            firstChild: firstChild, childCount: childCount, next: next, depth: position, masses: workspace.masses,
+            total: total, workspace: workspace, into: &result, statistics: &statistics)
+        }
+      }
       result.softOffsets.append(UInt32(result.softIDs.count))
       node = next
     }
@@ -152,33 +379,34 @@ public struct SoftLabelComputer: Sendable {
     return result
   }
 
-  private func appendPosition(
-    node: UInt32, next: UInt32, depth: Int, scores: UnsafeMutablePointer<Float>, workspace: Workspace,
-    into result: inout SampleLabels, statistics: inout LabelStatistics
-  ) {
-    let firstChild = Int(trie.childOffsets[Int(node)])
-    let childCount = Int(trie.childOffsets[Int(node) + 1]) - firstChild
-    if childCount == 1 {
-      result.softIDs.append(trie.token[Int(next)])
-      result.softProbabilities.append(1)
-      statistics.add(depth: depth, branching: false, entropy: 0, kept: 1, keptCount: 1, target: 1, targetKept: true)
-      return
-    }
+  /// Fills `workspace.masses[0..<childCount]` with the masses of the children of `node` (not the
+  /// root) and returns the node's, recomputing them relative to the node's own maximum when the
+  /// sample's maximum leaves them below 1e-20. `scores`, `exponentials` and the scratch `local` are
+  /// indexed by trie position.
+  private func masses(
+    node: UInt32, firstChild: Int, childCount: Int, scores: UnsafeMutablePointer<Float>,
+    exponentials: UnsafeMutablePointer<Float>, local: UnsafeMutablePointer<Float>, workspace: Workspace
+  ) -> Double {
+    let total = masses(
+      node: node, firstChild: firstChild, childCount: childCount, exponentials: exponentials, workspace: workspace)
+    guard !(total >= 1e-20) else { return total }
+    // Far below the sample's maximum: redo this node relative to its own maximum.
     let nodeStart = Int(trie.itemStart[Int(node)])
     let nodeEnd = Int(trie.itemEnd[Int(node)])
-    var total = masses(
-      node: node, firstChild: firstChild, childCount: childCount, exponentials: workspace.exponentials,
-      workspace: workspace)
-    if !(total >= 1e-20) {
-      // Far below the sample's maximum: redo this node relative to its own maximum.
-      let localMaximum = FastMath.maximum(scores + nodeStart, count: nodeEnd - nodeStart)
-      FastMath.exponentiate(
-        scores + nodeStart, into: workspace.local + nodeStart, count: nodeEnd - nodeStart,
-        shift: localMaximum.isFinite ? localMaximum : 0, scale: Float(1 / beta))
-      total = masses(
-        node: node, firstChild: firstChild, childCount: childCount, exponentials: workspace.local,
-        workspace: workspace)
-    }
+    let localMaximum = FastMath.maximum(scores + nodeStart, count: nodeEnd - nodeStart)
+    FastMath.exponentiate(
+      scores + nodeStart, into: local + nodeStart, count: nodeEnd - nodeStart,
+      shift: localMaximum.isFinite ? localMaximum : 0, scale: scale)
+    return masses(
+      node: node, firstChild: firstChild, childCount: childCount, exponentials: local, workspace: workspace)
+  }
+
+  /// Turns `masses[0..<childCount]` (the children's masses; `total` the node's; overwritten with
+  /// their probabilities) into the position's probabilities, keeps the top k and adds the position to `statistics`.
+  private func appendPosition(
+    firstChild: Int, childCount: Int, next: UInt32, depth: Int, masses: UnsafeMutablePointer<Double>, total: Double,
+    workspace: Workspace, into result: inout SampleLabels, statistics: inout LabelStatistics
+  ) {
     if total.isNaN { result.hasInvalidScores = true }
     // Children are numbered in token order, so their node ids increase: find the target's by
     // binary search.
@@ -190,33 +418,28 @@ public struct SoftLabelComputer: Sendable {
     }
     let targetIndex = low - firstChild
     let inverse = total > 0 ? 1 / total : 0
-    let entropy = workspace.masses.withUnsafeMutableBufferPointer { masses in
-      workspace.stored.withUnsafeMutableBufferPointer { stored in
-        workspace.single.withUnsafeMutableBufferPointer { single in
-          for index in 0..<childCount {
-            let probability = masses[index] * inverse
-            masses[index] = probability
-            single[index] = Float(probability)
-          }
-          switch type {
-          case .float32:
-            for index in 0..<childCount { stored[index] = single[index] }
-          case .float16:
-            for index in 0..<childCount { stored[index] = type.stored(single[index]) }
-          }
-          return FastMath.entropy(single.baseAddress!, count: childCount)
-        }
-      }
+    let (single, stored) = (workspace.single, workspace.stored)
+    for index in 0..<childCount {
+      let probability = masses[index] * inverse
+      masses[index] = probability
+      single[index] = Float(probability)
     }
-    let targetProbability = workspace.masses[targetIndex]
+    if type == .float16 {
+      for index in 0..<childCount { stored[index] = type.stored(single[index]) }
+    }
+    let entropy = FastMath.entropy(single, count: childCount)
+    let targetProbability = masses[targetIndex]
     let kept = selectTop(childCount: childCount, workspace: workspace)
     var keptMass: Double = 0
     var targetKept = false
+    let order = workspace.order
+    childTokens.withUnsafeBufferPointer { tokens in
+      result.softIDs.append(contentsOf: (0..<kept).lazy.map { tokens[firstChild &+ Int(order[$0])] })
+    }
+    result.softProbabilities.append(contentsOf: (0..<kept).lazy.map { stored[Int(order[$0])] })
     for slot in 0..<kept {
-      let index = Int(workspace.order[slot])
-      result.softIDs.append(trie.token[Int(trie.children[firstChild + index])])
-      result.softProbabilities.append(workspace.stored[index])
-      keptMass += workspace.masses[index]
+      let index = Int(order[slot])
+      keptMass += masses[index]
       if index == targetIndex { targetKept = true }
     }
     statistics.add(
@@ -229,23 +452,20 @@ public struct SoftLabelComputer: Sendable {
   private func masses(
     node: UInt32, firstChild: Int, childCount: Int, exponentials: UnsafeMutablePointer<Float>, workspace: Workspace
   ) -> Double {
-    trie.itemStart.withUnsafeBufferPointer { itemStart in
-      trie.itemEnd.withUnsafeBufferPointer { itemEnd in
-        trie.children.withUnsafeBufferPointer { children in
-          workspace.masses.withUnsafeMutableBufferPointer { masses in
-            let firstChildNode = Int(children[firstChild])
-            var total = FastMath.sum(
-              exponentials, from: Int(itemStart[Int(node)]), to: Int(itemStart[firstChildNode]))
-            for index in 0..<childCount {
-              let child = Int(children[firstChild + index])
-              let mass = FastMath.sum(exponentials, from: Int(itemStart[child]), to: Int(itemEnd[child]))
-              masses[index] = mass
-              total += mass
-            }
-            return total
-          }
-        }
+    childStarts.withUnsafeBufferPointer { starts in
+      let masses = workspace.masses
+      // Children's ranges tile the node's range after the items that end at the node.
+      var total = FastMath.sum(exponentials, from: Int(trie.itemStart[Int(node)]), to: Int(starts[firstChild]))
+      var start = Int(starts[firstChild])
+      let nodeEnd = Int(trie.itemEnd[Int(node)])
+      for index in 0..<childCount {
+        let end = index &+ 1 < childCount ? Int(starts[firstChild &+ index &+ 1]) : nodeEnd
+        let mass = FastMath.sum(exponentials, from: start, to: end)
+        masses[index] = mass
+        total += mass
+        start = end
       }
+      return total
     }
   }
 
@@ -253,51 +473,38 @@ public struct SoftLabelComputer: Sendable {
   /// stored probability, then smaller index (children are sorted by token, so smaller token id).
   /// Returns `kept`.
   ///
-  /// Each child becomes one 64-bit key, (complemented probability bits) << 32 | index: stored
-  /// probabilities are non-negative, so their bit patterns order like their values, and ascending
-  /// keys are exactly the required order with no comparison closure.
+  /// Each candidate child becomes one 64-bit key, (complemented probability bits) << 32 | index:
+  /// stored probabilities are non-negative, so their bit patterns order like their values, and
+  /// ascending keys are exactly the required order. When fewer than all are kept, a binary search
+  /// over the bit patterns (counting, 16 lanes at a time, the children at or above a threshold)
+  /// finds a threshold that at least `kept` and at most `kept` + 16 children reach, and only those
+  /// are sorted.
   private func selectTop(childCount: Int, workspace: Workspace) -> Int {
     let kept = min(childCount, k ?? childCount)
-    return workspace.stored.withUnsafeBufferPointer { stored in
-      workspace.keys.withUnsafeMutableBufferPointer { keys in
-        for index in 0..<childCount {
-          keys[index] = UInt64(UInt32.max - stored[index].bitPattern) << 32 | UInt64(index)
+    let (stored, keys) = (workspace.stored, workspace.keys)
+    var threshold: UInt32 = 0
+    if kept < childCount {
+      var high: UInt32 = 0x7F80_0001  // above every finite non-negative float
+      var reaching = childCount
+      while high &- threshold > 1 && reaching > kept &+ 16 {
+        let middle = threshold &+ (high &- threshold) / 2
+        let count = FastMath.countAtLeast(stored, count: childCount, bits: middle)
+        if count >= kept {
+          threshold = middle
+          reaching = count
+        } else {
+          high = middle
         }
-        if kept < childCount {
-          // A max-heap of the `kept` smallest keys so far, the worst at the root.
-          func siftDown(_ start: Int) {
-            var parent = start
-            while true {
-              let left = 2 * parent + 1
-              if left >= kept { return }
-              var larger = left
-              if left + 1 < kept && keys[left + 1] > keys[left] { larger = left + 1 }
-              if keys[larger] <= keys[parent] { return }
-              keys.swapAt(parent, larger)
-              parent = larger
-            }
-          }
-          for start in stride(from: kept / 2 - 1, through: 0, by: -1) { siftDown(start) }
-          for index in kept..<childCount where keys[index] < keys[0] {
-            keys[0] = keys[index]
-            siftDown(0)
-          }
-        }
-        // Insertion sort: at most k keys, or a node's children, mostly a handful.
-        for position in 1..<max(1, kept) {
-          let key = keys[position]
-          var slot = position
-          while slot > 0 && key < keys[slot - 1] {
-            keys[slot] = keys[slot - 1]
-            slot -= 1
-          }
-          keys[slot] = key
-        }
-        workspace.order.withUnsafeMutableBufferPointer { order in
-          for slot in 0..<kept { order[slot] = Int32(truncatingIfNeeded: keys[slot]) }
-        }
-        return kept
       }
     }
+    var candidates = 0
+    for index in 0..<childCount {
+      let bits = stored[index].bitPattern
+      keys[candidates] = UInt64(UInt32.max &- bits) &<< 32 | UInt64(truncatingIfNeeded: index)
+      candidates &+= bits >= threshold ? 1 : 0
+    }
+    FastMath.sortAscending(keys, count: candidates)
+    for slot in 0..<kept { workspace.order[slot] = Int32(truncatingIfNeeded: keys[slot]) }
+    return kept
   }
 }

@@ -21,7 +21,7 @@ import TitleTrie
 /// files of one run.
 public enum SoftLabelsStage: PipelineStage {
   public static let name = "soft-labels"
-  public static let version = 1
+  public static let version = 2
   public static let summary =
     "Computes exact token-level CF soft labels along each target's trie path and writes MDS shards (zstd)."
 
@@ -134,7 +134,7 @@ public enum SoftLabelsStage: PipelineStage {
     for (split, entry) in try writer.finish() { entries[split, default: []].append(entry) }
     timings.waitingForWriter = monotonicSeconds() - mark
     diagnostics.detail(
-      "soft-labels: wall time in scoring \(formatDuration(timings.scoring)), labels \(formatDuration(timings.labels)), encoding \(formatDuration(timings.encoding)), waiting for the last shard's write \(formatDuration(timings.waitingForWriter))"
+      "soft-labels: wall time in scoring \(formatDuration(timings.scoring)), labels \(formatDuration(timings.labels)), prompts \(formatDuration(timings.prompts)), encoding \(formatDuration(timings.encoding)), waiting for the last shard's write \(formatDuration(timings.waitingForWriter))"
     )
 
     progress.finish()
@@ -167,8 +167,12 @@ public enum SoftLabelsStage: PipelineStage {
 
   /// Where the wall time goes (`-v`).
   struct PhaseTimings {
+    /// User vectors (a sequence model's forward pass) or a general model's score rows.
     var scoring = 0.0
+    /// The product against the items, the exponentials, the masses and the top k.
     var labels = 0.0
+    /// Labels plus prompts for the general path; prompts alone otherwise.
+    var prompts = 0.0
     var encoding = 0.0
     var waitingForWriter = 0.0
   }
@@ -185,44 +189,33 @@ public enum SoftLabelsStage: PipelineStage {
     prompt: PromptEncoder?, threads: Int, configuration: MDS.ShardConfiguration, progress: ProgressReporter,
     timings: inout PhaseTimings
   ) throws -> ShardOutput {
-    let itemCount = computer.trie.itemCount
-    let rows = min(batchSize, shard.range.count)
-    let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows * itemCount)
-    defer { scores.deallocate() }
-    let workspaces = (0..<threads).map { _ in computer.makeWorkspace() }
+    let lanes = (0..<threads).map { _ in ScoreSource.Lane(computer: computer, dimension: source.dimension) }
     var builder = MDS.ShardBuilder(configuration: configuration, reserveBytes: shard.range.count * 1024)
     var statistics = LabelStatistics()
     for lower in stride(from: shard.range.lowerBound, to: shard.range.upperBound, by: batchSize) {
       let batch = lower..<min(shard.range.upperBound, lower + batchSize)
-      var mark = monotonicSeconds()
-      source.scores(samples, range: batch, into: scores, threads: threads)
-      timings.scoring += monotonicSeconds() - mark
-      mark = monotonicSeconds()
       var results = [SampleLabels](repeating: SampleLabels(), count: batch.count)
       var batchStatistics = [LabelStatistics](repeating: LabelStatistics(), count: batch.count)
       var prompts = [[UInt32]](repeating: [], count: prompt == nil ? 0 : batch.count)
-      let scoresPointer = DisjointPointer(scores)
+      var mark = monotonicSeconds()
       results.withUnsafeMutableBufferPointer { resultsBuffer in
         batchStatistics.withUnsafeMutableBufferPointer { statisticsBuffer in
-          prompts.withUnsafeMutableBufferPointer { promptBuffer in
-            let (resultsOut, statisticsOut) = (DisjointPointer(resultsBuffer), DisjointPointer(statisticsBuffer))
-            let promptsOut = promptBuffer.baseAddress.map(DisjointPointer.init)
-            let workers = min(threads, batch.count)
-            Parallel.forEach(workers, threads: workers) { worker in
-              for row in stride(from: worker, to: batch.count, by: workers) {
-                let index = batch.lowerBound + row
-                var rowStatistics = LabelStatistics()
-                resultsOut[row] = computer.labels(
-                  scores: scoresPointer.base + row * itemCount, target: samples.targets[index],
-                  history: samples.history(index), workspace: workspaces[worker], statistics: &rowStatistics)
-                statisticsOut[row] = rowStatistics
-                if let prompt, let promptsOut { promptsOut[row] = prompt.encode(history: samples.history(index)) }
-              }
-            }
+          source.labels(
+            samples, range: batch, computer: computer, lanes: lanes, threads: threads,
+            results: DisjointPointer(resultsBuffer), statistics: DisjointPointer(statisticsBuffer),
+            timings: &timings)
+        }
+      }
+      mark = monotonicSeconds()
+      if let prompt {
+        prompts.withUnsafeMutableBufferPointer { promptBuffer in
+          let promptsOut = DisjointPointer(promptBuffer)
+          Parallel.forEach(batch.count, threads: threads, chunk: 16) { row in
+            promptsOut[row] = prompt.encode(history: samples.history(batch.lowerBound + row))
           }
         }
       }
-      timings.labels += monotonicSeconds() - mark
+      timings.prompts += monotonicSeconds() - mark
       mark = monotonicSeconds()
       for row in 0..<batch.count {
         let index = batch.lowerBound + row
@@ -302,60 +295,149 @@ final class BackgroundShardWriter: @unchecked Sendable {
   }
 }
 
-/// Where a batch's scores come from, always written in trie order.
+/// Where a batch's scores come from, always in trie order, and how they become labels.
 enum ScoreSource {
-  /// An embedding model with its item vectors reordered into trie order once: one sgemm per batch
-  /// gives trie-ordered scores directly.
-  case embedding(any EmbeddingScorer, trieOrderedItems: [Float])
-  /// Any other scorer (EASE, popularity): scores in id order, gathered into trie order.
+  /// An embedding model with its item vectors packed once in trie order: the product runs chunk by
+  /// chunk and each chunk of scores becomes exponentials and masses while it is in cache.
+  case embedding(any EmbeddingScorer, items: PackedItems)
+  /// Any other scorer (EASE, popularity): whole score rows in id order, gathered into trie order.
   case general(any Scorer, itemOrder: [UInt32])
 
   init(scorer: any Scorer, trie: TitleTrie) {
     if let embedding = scorer as? any EmbeddingScorer {
       let dimension = embedding.dimension
-      var reordered = [Float](repeating: 0, count: trie.itemCount * dimension)
-      embedding.itemVectors.withUnsafeBufferPointer { vectors in
-        for (position, item) in trie.itemOrder.enumerated() {
-          let source = (Int(item) - 1) * dimension
-          for column in 0..<dimension { reordered[position * dimension + column] = vectors[source + column] }
+      let packed = embedding.itemVectors.withUnsafeBufferPointer { vectors in
+        PackedItems(itemCount: trie.itemCount, dimension: dimension) { position in
+          vectors.baseAddress! + (Int(trie.itemOrder[position]) - 1) * dimension
         }
       }
-      self = .embedding(embedding, trieOrderedItems: reordered)
+      self = .embedding(embedding, items: packed)
     } else {
       self = .general(scorer, itemOrder: trie.itemOrder)
+    }
+  }
+
+  var dimension: Int {
+    switch self {
+    case .embedding(let scorer, _): return scorer.dimension
+    case .general: return 0
     }
   }
 
   /// Samples per user-vector sub-batch.
   static let userChunk = 64
 
-  /// Writes `range.count` rows of N scores in trie order.
-  func scores(_ samples: SampleSet, range: Range<Int>, into output: UnsafeMutablePointer<Float>, threads: Int) {
+  /// One thread's scratch: its label workspace, the streaming state of the samples it has in
+  /// flight, and one chunk of scores per user of a tile.
+  final class Lane: @unchecked Sendable {
+    let workspace: SoftLabelComputer.Workspace
+    let computer: SoftLabelComputer
+    var samples: [SoftLabelComputer.Sample] = []
+    let chunks: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+    let chunkStorage: UnsafeMutablePointer<Float>
+    let maxima: UnsafeMutablePointer<Float>
+
+    init(computer: SoftLabelComputer, dimension: Int) {
+      self.computer = computer
+      workspace = computer.makeWorkspace()
+      let tile = PackedItems.usersPerTile
+      let stride = SoftLabelComputer.chunkItems + 16
+      chunkStorage = UnsafeMutableRawPointer.allocate(byteCount: tile * stride * 4, alignment: 64)
+        .bindMemory(to: Float.self, capacity: tile * stride)
+      chunkStorage.initialize(repeating: 0, count: tile * stride)
+      chunks = .allocate(capacity: tile)
+      for user in 0..<tile { chunks[user] = chunkStorage + user * stride }
+      maxima = .allocate(capacity: tile)
+      maxima.initialize(repeating: 0, count: tile)
+    }
+
+    deinit {
+      chunkStorage.deallocate()
+      chunks.deallocate()
+      maxima.deallocate()
+    }
+
+    func sample(_ index: Int) -> SoftLabelComputer.Sample {
+      while samples.count <= index { samples.append(computer.makeSample()) }
+      return samples[index]
+    }
+  }
+
+  /// Writes the labels and statistics of the samples `range` to `results[row]` and
+  /// `statistics[row]` (row = index − range.lowerBound), on `threads` threads (a lane each).
+  func labels(
+    _ samples: SampleSet, range: Range<Int>, computer: SoftLabelComputer, lanes: [Lane], threads: Int,
+    results: DisjointPointer<SampleLabels>, statistics: DisjointPointer<LabelStatistics>,
+    timings: inout SoftLabelsStage.PhaseTimings
+  ) {
+    var mark = monotonicSeconds()
     switch self {
     case .embedding(let scorer, let items):
       // User vectors in fixed sub-batches of 64 on every thread (a sequence model's forward pass
       // would otherwise leave the other cores idle); the sub-batches start at the batch's start,
-      // so a sample's vector does not depend on the thread count.
+      // so a sample's vector does not depend on the thread count. Rows past the batch stay 0:
+      // they pad the last tile.
       let dimension = scorer.dimension
-      let users = UnsafeMutablePointer<Float>.allocate(capacity: range.count * dimension)
+      let tile = PackedItems.usersPerTile
+      let tiles = (range.count + tile - 1) / tile
+      let users = UnsafeMutablePointer<Float>.allocate(capacity: tiles * tile * dimension)
       defer { users.deallocate() }
+      users.initialize(repeating: 0, count: tiles * tile * dimension)
       let usersOut = DisjointPointer(users)
-      let chunks = (range.count + Self.userChunk - 1) / Self.userChunk
-      Parallel.forEach(chunks, threads: threads) { chunk in
+      let userChunks = (range.count + Self.userChunk - 1) / Self.userChunk
+      Parallel.forEach(userChunks, threads: threads) { chunk in
         let lower = range.lowerBound + chunk * Self.userChunk
         let sub = lower..<min(range.upperBound, lower + Self.userChunk)
         scorer.userVectors(samples, range: sub, into: usersOut.base + (lower - range.lowerBound) * dimension)
       }
-      items.withUnsafeBufferPointer { items in
-        scorer.product(
-          users: users, rows: range.count, against: items.baseAddress!, count: scorer.itemCount, into: output)
+      timings.scoring += monotonicSeconds() - mark
+      mark = monotonicSeconds()
+      // Each thread takes a contiguous run of tiles and streams every chunk of the items through
+      // all of them, so a chunk of packed items is read from memory once per thread and batch.
+      let workers = min(threads, tiles)
+      Parallel.forEach(workers, threads: workers) { worker in
+        let lane = lanes[worker]
+        let myTiles = (tiles * worker / workers)..<(tiles * (worker + 1) / workers)
+        let rows = (myTiles.lowerBound * tile)..<min(range.count, myTiles.upperBound * tile)
+        for row in rows {
+          let index = range.lowerBound + row
+          computer.begin(
+            lane.sample(row - rows.lowerBound), target: samples.targets[index], history: samples.history(index))
+        }
+        let panelsPerChunk = SoftLabelComputer.chunkItems / PackedItems.panelWidth
+        for start in stride(from: 0, to: items.itemCount, by: SoftLabelComputer.chunkItems) {
+          let count = min(SoftLabelComputer.chunkItems, items.itemCount - start)
+          let firstPanel = start / PackedItems.panelWidth
+          let panels = firstPanel..<min(items.panelCount, firstPanel + panelsPerChunk)
+          for tileIndex in myTiles {
+            items.scores(
+              users: usersOut.base + tileIndex * tile * dimension, panels: panels, into: lane.chunks,
+              maxima: lane.maxima)
+            // The last chunk's padding lanes (score 0) are in the kernel's maxima.
+            let padded = panels.count * PackedItems.panelWidth != count
+            for user in 0..<tile where tileIndex * tile + user < rows.upperBound {
+              computer.consume(
+                lane.sample(tileIndex * tile + user - rows.lowerBound), chunk: lane.chunks[user], count: count,
+                maximum: padded ? nil : lane.maxima[user])
+            }
+          }
+        }
+        for row in rows {
+          var rowStatistics = LabelStatistics()
+          results[row] = computer.finish(
+            lane.sample(row - rows.lowerBound), workspace: lane.workspace, statistics: &rowStatistics)
+          statistics[row] = rowStatistics
+        }
       }
+      timings.labels += monotonicSeconds() - mark
     case .general(let scorer, let itemOrder):
       let n = scorer.itemCount
       let byID = UnsafeMutablePointer<Float>.allocate(capacity: range.count * n)
       defer { byID.deallocate() }
+      let inOrder = UnsafeMutablePointer<Float>.allocate(capacity: range.count * n)
+      defer { inOrder.deallocate() }
       scorer.scores(samples, range: range, into: byID)
-      let (source, destination) = (DisjointPointer(byID), DisjointPointer(output))
+      let (source, destination) = (DisjointPointer(byID), DisjointPointer(inOrder))
       itemOrder.withUnsafeBufferPointer { order in
         let order = DisjointPointer(UnsafeMutablePointer(mutating: order.baseAddress!))
         Parallel.forEach(range.count, threads: threads) { row in
@@ -364,6 +446,20 @@ enum ScoreSource {
           for position in 0..<n { to[position] = from[Int(order[position]) - 1] }
         }
       }
+      timings.scoring += monotonicSeconds() - mark
+      mark = monotonicSeconds()
+      let workers = min(threads, range.count)
+      Parallel.forEach(workers, threads: workers) { worker in
+        for row in stride(from: worker, to: range.count, by: workers) {
+          let index = range.lowerBound + row
+          var rowStatistics = LabelStatistics()
+          results[row] = computer.labels(
+            scores: destination.base + row * n, target: samples.targets[index], history: samples.history(index),
+            workspace: lanes[worker].workspace, statistics: &rowStatistics)
+          statistics[row] = rowStatistics
+        }
+      }
+      timings.labels += monotonicSeconds() - mark
     }
   }
 }

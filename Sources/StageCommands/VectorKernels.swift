@@ -1,13 +1,15 @@
 import Foundation
 import PipelineCore
 
-/// The CPU check for the soft-label kernels, which this build may compile for AVX2 and FMA
-/// (Package.swift, `TCA_PORTABLE`): run before any of them, so an older CPU gets a clear message
+/// The CPU check for the soft-label kernels, which this build may compile for AVX2 and FMA, or
+/// AVX-512 (Package.swift, `TCA_PORTABLE`, `TCA_NO_AVX512`): run before any of them, so an older CPU gets a clear message
 /// instead of an illegal-instruction crash.
 enum VectorKernels {
   /// The instruction-set extensions the build's kernels use; empty in a portable build.
   static var required: [String] {
-    #if TCA_VECTOR_KERNELS
+    #if TCA_AVX512
+      return ["avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"]
+    #elseif TCA_VECTOR_KERNELS
       return ["avx2", "fma"]
     #else
       return []
@@ -29,7 +31,7 @@ enum VectorKernels {
     let absent = missing()
     guard absent.isEmpty else {
       throw .usage(
-        "this build's soft-label kernels need \(absent.joined(separator: " and ").uppercased()), which this CPU lacks; rebuild with `TCA_PORTABLE=1 make build`"
+        "this build's soft-label kernels need \(absent.joined(separator: " and ").uppercased()), which this CPU lacks; rebuild on this machine with `make build` (or `TCA_NO_AVX512=1 make build` for AVX2, `TCA_PORTABLE=1 make build` for any x86-64)"
       )
     }
   }

@@ -225,3 +225,135 @@ struct FastMathTests {
     }
   }
 }
+
+/// Many items, so that a sample's scores stream in several chunks: root children whose ranges
+/// cross chunk boundaries, and maxima that rise from chunk to chunk (every earlier mass is
+/// rescaled).
+@Suite("Soft labels streamed in chunks")
+struct StreamedSoftLabelTests {
+  /// 3,000 items over a first-token vocabulary of 40 (ranges of ≈ 75 items, many crossing a chunk
+  /// boundary), then short tails.
+  static func sequences(seed: UInt64) -> [[UInt32]] {
+    var generator = SplitMix(seed: seed)
+    return (0..<3000).map { _ in
+      let length = Int(generator.next() % 3)
+      return [UInt32(100 + generator.next() % 40)] + (0..<length).map { _ in UInt32(1 + generator.next() % 6) } + [99]
+    }
+  }
+
+  @Test(arguments: [(1.0, nil), (1.0, 4), (0.05, nil)] as [(Double, Int?)])
+  func chunkedSamplesMatchTheReference(beta: Double, k: Int?) throws {
+    let sequences = Self.sequences(seed: 31)
+    let trie = try TitleTrie(sequences: sequences)
+    #expect(trie.itemCount > 2 * SoftLabelComputer.chunkItems)
+    var generator = SplitMix(seed: 17)
+    let computer = SoftLabelComputer(trie: trie, k: k, beta: beta, type: .float32, excludeHistory: true)
+    let check = SoftLabelComputerTests()
+    for target in stride(from: 1, through: 3000, by: 397) {
+      // Scores rising along the trie order: each chunk holds a new maximum.
+      var scores = [Float](repeating: 0, count: 3000)
+      for (position, item) in trie.itemOrder.enumerated() {
+        scores[Int(item) - 1] = Float(generator.normal()) + Float(position) * 0.002
+      }
+      let history: [UInt32] = [UInt32(target % 3000 + 1), 5, 2999]
+      let excluded = Set(history.filter { $0 != UInt32(target) }.map { Int($0) - 1 })
+      let labels = computeLabels(computer, scores: scores, target: UInt32(target), history: history)
+      check.check(
+        labels, sequences: sequences, scores: scores, beta: beta, target: UInt32(target), k: k, trie: trie,
+        excluded: excluded)
+    }
+  }
+
+  /// The stage's path (packed items, the register-blocked product, chunks consumed as they come)
+  /// gives the same bits as whole score rows given to `labels(scores:)`, and the product is the
+  /// documented fused multiply-add chain.
+  @Test func packedProductAndRowsGiveTheSameBits() throws {
+    let sequences = Self.sequences(seed: 5)
+    let trie = try TitleTrie(sequences: sequences)
+    let n = trie.itemCount
+    let dimension = 13
+    var generator = SplitMix(seed: 23)
+    let items = (0..<(n * dimension)).map { _ in Float(generator.normal()) * 0.5 }
+    let tile = PackedItems.usersPerTile
+    let users = (0..<(tile * dimension)).map { _ in Float(generator.normal()) }
+    let packed = items.withUnsafeBufferPointer { vectors in
+      PackedItems(itemCount: n, dimension: dimension) { position in
+        vectors.baseAddress! + (Int(trie.itemOrder[position]) - 1) * dimension
+      }
+    }
+    let computer = SoftLabelComputer(trie: trie, k: 8, beta: 0.7, type: .float16, excludeHistory: false)
+    let stride = SoftLabelComputer.chunkItems + 16
+    let storage = UnsafeMutablePointer<Float>.allocate(capacity: tile * stride)
+    defer { storage.deallocate() }
+    let outputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: tile)
+    defer { outputs.deallocate() }
+    for user in 0..<tile { outputs[user] = storage + user * stride }
+    let maxima = UnsafeMutablePointer<Float>.allocate(capacity: tile)
+    defer { maxima.deallocate() }
+    let targets = (0..<tile).map { UInt32(1 + ($0 * 911) % n) }
+    let samples = (0..<tile).map { _ in computer.makeSample() }
+    for user in 0..<tile { computer.begin(samples[user], target: targets[user], history: []) }
+    var rows = [[Float]](repeating: [Float](repeating: 0, count: n), count: tile)
+    for start in Swift.stride(from: 0, to: n, by: SoftLabelComputer.chunkItems) {
+      let count = min(SoftLabelComputer.chunkItems, n - start)
+      let first = start / PackedItems.panelWidth
+      let panels = first..<min(packed.panelCount, first + SoftLabelComputer.chunkItems / PackedItems.panelWidth)
+      users.withUnsafeBufferPointer {
+        packed.scores(users: $0.baseAddress!, panels: panels, into: outputs, maxima: maxima)
+      }
+      for user in 0..<tile {
+        for offset in 0..<count { rows[user][start + offset] = outputs[user][offset] }
+        let largest = (0..<(panels.count * PackedItems.panelWidth)).map { outputs[user][$0] }.max()!
+        #expect(maxima[user] == largest)
+        computer.consume(
+          samples[user], chunk: outputs[user], count: count,
+          maximum: panels.count * PackedItems.panelWidth == count ? maxima[user] : nil)
+      }
+    }
+    let workspace = computer.makeWorkspace()
+    for user in 0..<tile {
+      for position in Swift.stride(from: 0, to: n, by: 97) {
+        let item = Int(trie.itemOrder[position]) - 1
+        var expected: Float = 0
+        for k in 0..<dimension {
+          expected = expected.addingProduct(users[user * dimension + k], items[item * dimension + k])
+        }
+        #expect(rows[user][position].bitPattern == expected.bitPattern)
+      }
+      let streamed = computer.finish(samples[user], workspace: workspace)
+      let whole = rows[user].withUnsafeBufferPointer { row in
+        computer.labels(scores: row.baseAddress!, target: targets[user], history: [], workspace: workspace)
+      }
+      #expect(streamed == whole)
+      #expect(streamed.softProbabilities.map(\.bitPattern) == whole.softProbabilities.map(\.bitPattern))
+    }
+  }
+}
+
+@Suite("Top-k selection helpers")
+struct SelectionTests {
+  @Test func sortAscendingSortsEveryLength() {
+    var generator = SplitMix(seed: 99)
+    for count in [0, 1, 2, 3, 24, 25, 26, 64, 80, 81, 300, 1270] {
+      for duplicates in [false, true] {
+        var keys = (0..<count).map { _ in duplicates ? generator.next() % 7 : generator.next() }
+        let expected = keys.sorted()
+        keys.withUnsafeMutableBufferPointer { FastMath.sortAscending($0.baseAddress!, count: count) }
+        #expect(keys == expected, "count \(count) duplicates \(duplicates)")
+      }
+    }
+  }
+
+  @Test func countAtLeastCountsBitPatterns() {
+    var generator = SplitMix(seed: 4)
+    for count in [0, 5, 16, 17, 100, 1270] {
+      let values = (0..<count).map { _ in Float(generator.next() % 1000) / 1000 }
+      for threshold in [Float(0), 0.001, 0.25, 0.5, 0.999, 1] {
+        let expected = values.filter { $0.bitPattern >= threshold.bitPattern }.count
+        values.withUnsafeBufferPointer { buffer in
+          #expect(FastMath.countAtLeast(buffer.baseAddress!, count: count, bits: threshold.bitPattern) == expected)
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/// The soft-label stage's own score product for dot-product models: the item vectors packed once, in
+/// trie order, into panels of 16 items, and a register-blocked kernel that scores a few users against
+/// one panel at a time, so that a chunk of scores is produced, exponentiated and summed while it is
+/// still in the first-level cache (no N-float score row per sample ever goes to memory, which cost
+/// as much as the product itself).
+///
+/// Every score is one fused multiply-add chain over the dimensions in order, starting from 0:
+/// s = fma(u[d−1], v[d−1], … fma(u[0], v[0], 0)). The lanes never mix, so a score's bits do not
+/// depend on the vector width, the blocking, the thread or the batch it is computed in (an AVX-512
+/// build, an AVX2 build and a portable build, where FMA is a library call, give the same bits).
+public final class PackedItems: @unchecked Sendable {
+  /// Items per panel (one SIMD16 lane each).
+  public static let panelWidth = 16
+
+  public let itemCount: Int
+  public let dimension: Int
+  public let panelCount: Int
+  /// `panelCount` panels of `dimension` × 16 floats: panel p, dimension k, lane l holds dimension k
+  /// of the item at trie position 16p + l (0 beyond the last item); 64-byte aligned.
+  let storage: UnsafeMutablePointer<Float>
+
+  /// Packs `itemCount` vectors of `dimension` floats; `vector(position)` points at the item at
+  /// that trie position.
+  public init(itemCount: Int, dimension: Int, vector: (Int) -> UnsafePointer<Float>) {
+    self.itemCount = itemCount
+    self.dimension = dimension
+    panelCount = (itemCount + Self.panelWidth - 1) / Self.panelWidth
+    let floats = max(1, panelCount * dimension * Self.panelWidth)
+    storage = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
+      .bindMemory(to: Float.self, capacity: floats)
+    storage.initialize(repeating: 0, count: floats)
+    for position in 0..<itemCount {
+      let source = vector(position)
+      let panel = storage + (position / Self.panelWidth) * dimension * Self.panelWidth
+      let lane = position % Self.panelWidth
+      for k in 0..<dimension { panel[k * Self.panelWidth + lane] = source[k] }
+    }
+  }
+
+  deinit { storage.deallocate() }
+
+  /// Users scored together against a panel: as many 16-lane accumulators as the vector registers
+  /// hold with room to spare (8 on AVX-512's 32 registers, 4 — eight 8-lane registers — on AVX2).
+  public static var usersPerTile: Int {
+    #if TCA_AVX512
+      return 8
+    #else
+      return 4
+    #endif
+  }
+
+  /// Writes the scores of `usersPerTile` users (row-major vectors of `dimension` floats; pad a
+  /// short group with zero vectors) against the items of panels `panels` to `output[u]` at float
+  /// offset 16·(p − panels.lowerBound) for panel p: 16 floats per panel, the lanes past the last
+  /// item hold 0. `maxima[u]` receives the largest of user u's scores written (padding lanes
+  /// included; NaN never is).
+  public func scores(
+    users: UnsafePointer<Float>, panels: Range<Int>, into output: UnsafePointer<UnsafeMutablePointer<Float>>,
+    maxima: UnsafeMutablePointer<Float>
+  ) {
+    #if TCA_AVX512
+      tile(users: users, panels: panels, output: output, maxima: maxima, width: InlineArray<8, Int>.self)
+    #else
+      tile(users: users, panels: panels, output: output, maxima: maxima, width: InlineArray<4, Int>.self)
+    #endif
+  }
+
+  /// The register-blocked loop for exactly `U` users (the width type only carries `U`).
+  @inline(__always)
+  private func tile<let U: Int>(
+    users: UnsafePointer<Float>, panels: Range<Int>, output: UnsafePointer<UnsafeMutablePointer<Float>>,
+    maxima: UnsafeMutablePointer<Float>, width: InlineArray<U, Int>.Type
+  ) {
+    let dimension = dimension
+    let panelBytes = dimension &* Self.panelWidth &* 4
+    // Wrapping arithmetic throughout: the offsets are bounded by the allocations, and checked
+    // arithmetic inside the multiply-add loop costs as much as the loop itself.
+    var rows = InlineArray<U, UnsafePointer<Float>>(repeating: users)
+    for user in 0..<U { rows[user] = users + user &* dimension }
+    var best = InlineArray<U, SIMD16<Float>>(repeating: SIMD16(repeating: -.infinity))
+    for panel in panels {
+      let base = UnsafeRawPointer(storage) + panel &* panelBytes
+      var accumulators = InlineArray<U, SIMD16<Float>>(repeating: .zero)
+      var k = 0
+      while k < dimension {
+        let items = base.load(fromByteOffset: k &* 64, as: SIMD16<Float>.self)
+        for user in 0..<U {
+          accumulators[user] = accumulators[user].addingProduct(SIMD16<Float>(repeating: rows[user][k]), items)
+        }
+        k &+= 1
+      }
+      let offset = (panel &- panels.lowerBound) &* 64
+      for user in 0..<U {
+        let scores = accumulators[user]
+        UnsafeMutableRawPointer(output[user]).storeBytes(of: scores, toByteOffset: offset, as: SIMD16<Float>.self)
+        var largest = best[user]
+        largest.replace(with: scores, where: scores .> largest)
+        best[user] = largest
+      }
+    }
+    for user in 0..<U { maxima[user] = best[user].max() }
+  }
+}
