@@ -48,9 +48,9 @@ public enum SoftLabelsStage: PipelineStage {
 
   public static var supportsPartitions: Bool { true }
 
-  /// Samples per scoring batch; batches restart at every shard, so a sample's batch (and with it
-  /// every float of its scores) is the same in a partitioned run as in one run.
-  static let batchSize = 256
+  /// Samples per unit of work (a multiple of the user-vector sub-batch and of every tile width).
+  /// A sample's labels do not depend on its unit: units only decide which thread computes what.
+  static let unitSize = 128
 
   public static func run(_ context: StageContext) throws -> JSONValue {
     let options = try SoftLabelsOptions(context.parameters)
@@ -111,8 +111,9 @@ public enum SoftLabelsStage: PipelineStage {
           scoring = (shard.split, ScoreSource(scorer: scorer, trie: trie))
         }
         let split = samples[shard.split]
-        // OpenBLAS stays at one thread throughout: the products are cut into blocks on our threads,
-        // and its own pool would otherwise spin between calls on the cores the labels need.
+        // OpenBLAS (a sequence model's forward pass, a general model's scores) stays at one thread:
+        // the work is cut into blocks on our threads, and its own pool would otherwise spin between
+        // calls on the cores the labels need.
         let output = try DenseLinearAlgebra.withSingleThreadedBLAS {
           try computeShard(
             shard, samples: split, source: scoring!.source, computer: computer, prompt: prompt, threads: threads,
@@ -134,7 +135,7 @@ public enum SoftLabelsStage: PipelineStage {
     for (split, entry) in try writer.finish() { entries[split, default: []].append(entry) }
     timings.waitingForWriter = monotonicSeconds() - mark
     diagnostics.detail(
-      "soft-labels: wall time in scoring \(formatDuration(timings.scoring)), labels \(formatDuration(timings.labels)), prompts \(formatDuration(timings.prompts)), encoding \(formatDuration(timings.encoding)), waiting for the last shard's write \(formatDuration(timings.waitingForWriter))"
+      "soft-labels: wall time in labels \(formatDuration(timings.labels)), encoding \(formatDuration(timings.encoding)), waiting for the last shard's write \(formatDuration(timings.waitingForWriter))"
     )
 
     progress.finish()
@@ -167,12 +168,9 @@ public enum SoftLabelsStage: PipelineStage {
 
   /// Where the wall time goes (`-v`).
   struct PhaseTimings {
-    /// User vectors (a sequence model's forward pass) or a general model's score rows.
-    var scoring = 0.0
-    /// The product against the items, the exponentials, the masses and the top k.
+    /// User vectors or score rows, the product, the labels and the prompts (on every thread).
     var labels = 0.0
-    /// Labels plus prompts for the general path; prompts alone otherwise.
-    var prompts = 0.0
+    /// The shards' MDS bytes (one thread).
     var encoding = 0.0
     var waitingForWriter = 0.0
   }
@@ -183,55 +181,64 @@ public enum SoftLabelsStage: PipelineStage {
     var statistics: LabelStatistics
   }
 
-  /// Scores, labels and encodes the samples of `shard`, batch by batch.
+  /// Scores, labels and encodes the samples of `shard`: units of `unitSize` samples are dealt to the
+  /// threads round-robin (no barrier until the shard is done), then encoded in order.
   static func computeShard(
     _ shard: ShardPlan.Shard, samples: SampleSet, source: ScoreSource, computer: SoftLabelComputer,
     prompt: PromptEncoder?, threads: Int, configuration: MDS.ShardConfiguration, progress: ProgressReporter,
     timings: inout PhaseTimings
   ) throws -> ShardOutput {
-    let lanes = (0..<threads).map { _ in ScoreSource.Lane(computer: computer, dimension: source.dimension) }
-    var builder = MDS.ShardBuilder(configuration: configuration, reserveBytes: shard.range.count * 1024)
-    var statistics = LabelStatistics()
-    for lower in stride(from: shard.range.lowerBound, to: shard.range.upperBound, by: batchSize) {
-      let batch = lower..<min(shard.range.upperBound, lower + batchSize)
-      var results = [SampleLabels](repeating: SampleLabels(), count: batch.count)
-      var batchStatistics = [LabelStatistics](repeating: LabelStatistics(), count: batch.count)
-      var prompts = [[UInt32]](repeating: [], count: prompt == nil ? 0 : batch.count)
-      var mark = monotonicSeconds()
-      results.withUnsafeMutableBufferPointer { resultsBuffer in
-        batchStatistics.withUnsafeMutableBufferPointer { statisticsBuffer in
-          source.labels(
-            samples, range: batch, computer: computer, lanes: lanes, threads: threads,
-            results: DisjointPointer(resultsBuffer), statistics: DisjointPointer(statisticsBuffer),
-            timings: &timings)
-        }
-      }
-      mark = monotonicSeconds()
-      if let prompt {
+    let count = shard.range.count
+    let units = (count + unitSize - 1) / unitSize
+    let workers = max(1, min(threads, units))
+    let lanes = (0..<workers).map { _ in ScoreSource.Lane(computer: computer, dimension: source.dimension) }
+    var results = [SampleLabels](repeating: SampleLabels(), count: count)
+    var sampleStatistics = [LabelStatistics](repeating: LabelStatistics(), count: count)
+    var prompts = [[UInt32]](repeating: [], count: prompt == nil ? 0 : count)
+    var mark = monotonicSeconds()
+    results.withUnsafeMutableBufferPointer { resultsBuffer in
+      sampleStatistics.withUnsafeMutableBufferPointer { statisticsBuffer in
         prompts.withUnsafeMutableBufferPointer { promptBuffer in
-          let promptsOut = DisjointPointer(promptBuffer)
-          Parallel.forEach(batch.count, threads: threads, chunk: 16) { row in
-            promptsOut[row] = prompt.encode(history: samples.history(batch.lowerBound + row))
+          let resultsOut = DisjointPointer(resultsBuffer)
+          let statisticsOut = DisjointPointer(statisticsBuffer)
+          let promptsOut = promptBuffer.baseAddress.map(DisjointPointer.init)
+          Parallel.forEach(workers, threads: workers) { worker in
+            for unit in stride(from: worker, to: units, by: workers) {
+              let lower = shard.range.lowerBound + unit * unitSize
+              let range = lower..<min(shard.range.upperBound, lower + unitSize)
+              let offset = lower - shard.range.lowerBound
+              source.labels(
+                samples, range: range, computer: computer, lane: lanes[worker], results: resultsOut.base + offset,
+                statistics: statisticsOut.base + offset)
+              if let prompt, let promptsOut {
+                for index in range {
+                  promptsOut[index - shard.range.lowerBound] = prompt.encode(history: samples.history(index))
+                }
+              }
+            }
           }
         }
       }
-      timings.prompts += monotonicSeconds() - mark
-      mark = monotonicSeconds()
-      for row in 0..<batch.count {
-        let index = batch.lowerBound + row
-        if results[row].hasInvalidScores {
-          throw PipelineError.invalidArtifact(
-            "the cf model's scores for sample \(index) contain NaN; the model is broken, retrain it (cf stage --force)")
-        }
-        statistics.merge(batchStatistics[row])
-        SoftLabelsLayout.append(
-          results[row], sampleID: UInt64(index), user: samples.users[index], item: samples.targets[index],
-          history: samples.history(index), prompt: prompt == nil ? nil : prompts[row], to: &builder,
-          type: computer.type)
-      }
-      timings.encoding += monotonicSeconds() - mark
-      progress.advance(by: Int64(batch.count))
     }
+    timings.labels += monotonicSeconds() - mark
+    mark = monotonicSeconds()
+    var builder = MDS.ShardBuilder(configuration: configuration, reserveBytes: count * 1024)
+    var statistics = LabelStatistics()
+    for row in 0..<count {
+      let index = shard.range.lowerBound + row
+      if results[row].hasInvalidScores {
+        throw PipelineError.invalidArtifact(
+          "the cf model's scores for sample \(index) contain NaN or infinity; the model is broken, retrain it (cf stage --force)"
+        )
+      }
+      statistics.merge(sampleStatistics[row])
+      SoftLabelsLayout.append(
+        results[row], sampleID: UInt64(index), user: samples.users[index], item: samples.targets[index],
+        history: samples.history(index), prompt: prompt == nil ? nil : prompts[row], to: &builder,
+        type: computer.type)
+    }
+    timings.encoding += monotonicSeconds() - mark
+    progress.advance(by: Int64(count))
     return ShardOutput(raw: try builder.finish(), statistics: statistics)
   }
 
@@ -364,102 +371,70 @@ enum ScoreSource {
   }
 
   /// Writes the labels and statistics of the samples `range` to `results[row]` and
-  /// `statistics[row]` (row = index − range.lowerBound), on `threads` threads (a lane each).
+  /// `statistics[row]` (row = index − range.lowerBound), on the calling thread with `lane`.
   func labels(
-    _ samples: SampleSet, range: Range<Int>, computer: SoftLabelComputer, lanes: [Lane], threads: Int,
-    results: DisjointPointer<SampleLabels>, statistics: DisjointPointer<LabelStatistics>,
-    timings: inout SoftLabelsStage.PhaseTimings
+    _ samples: SampleSet, range: Range<Int>, computer: SoftLabelComputer, lane: Lane,
+    results: UnsafeMutablePointer<SampleLabels>, statistics: UnsafeMutablePointer<LabelStatistics>
   ) {
-    var mark = monotonicSeconds()
     switch self {
     case .embedding(let scorer, let items):
-      // User vectors in fixed sub-batches of 64 on every thread (a sequence model's forward pass
-      // would otherwise leave the other cores idle); the sub-batches start at the batch's start,
-      // so a sample's vector does not depend on the thread count. Rows past the batch stay 0:
-      // they pad the last tile.
+      // User vectors in fixed sub-batches of 64 from the unit's start (units are multiples of 64
+      // from the shard's start), so a sample's vector does not depend on the thread count. Rows
+      // past the range stay 0: they pad the last tile.
       let dimension = scorer.dimension
       let tile = PackedItems.usersPerTile
       let tiles = (range.count + tile - 1) / tile
       let users = UnsafeMutablePointer<Float>.allocate(capacity: tiles * tile * dimension)
       defer { users.deallocate() }
       users.initialize(repeating: 0, count: tiles * tile * dimension)
-      let usersOut = DisjointPointer(users)
-      let userChunks = (range.count + Self.userChunk - 1) / Self.userChunk
-      Parallel.forEach(userChunks, threads: threads) { chunk in
-        let lower = range.lowerBound + chunk * Self.userChunk
+      for lower in stride(from: range.lowerBound, to: range.upperBound, by: Self.userChunk) {
         let sub = lower..<min(range.upperBound, lower + Self.userChunk)
-        scorer.userVectors(samples, range: sub, into: usersOut.base + (lower - range.lowerBound) * dimension)
+        scorer.userVectors(samples, range: sub, into: users + (lower - range.lowerBound) * dimension)
       }
-      timings.scoring += monotonicSeconds() - mark
-      mark = monotonicSeconds()
-      // Each thread takes a contiguous run of tiles and streams every chunk of the items through
-      // all of them, so a chunk of packed items is read from memory once per thread and batch.
-      let workers = min(threads, tiles)
-      Parallel.forEach(workers, threads: workers) { worker in
-        let lane = lanes[worker]
-        let myTiles = (tiles * worker / workers)..<(tiles * (worker + 1) / workers)
-        let rows = (myTiles.lowerBound * tile)..<min(range.count, myTiles.upperBound * tile)
-        for row in rows {
-          let index = range.lowerBound + row
-          computer.begin(
-            lane.sample(row - rows.lowerBound), target: samples.targets[index], history: samples.history(index))
-        }
-        let panelsPerChunk = SoftLabelComputer.chunkItems / PackedItems.panelWidth
-        for start in stride(from: 0, to: items.itemCount, by: SoftLabelComputer.chunkItems) {
-          let count = min(SoftLabelComputer.chunkItems, items.itemCount - start)
-          let firstPanel = start / PackedItems.panelWidth
-          let panels = firstPanel..<min(items.panelCount, firstPanel + panelsPerChunk)
-          for tileIndex in myTiles {
-            items.scores(
-              users: usersOut.base + tileIndex * tile * dimension, panels: panels, into: lane.chunks,
-              maxima: lane.maxima)
-            // The last chunk's padding lanes (score 0) are in the kernel's maxima.
-            let padded = panels.count * PackedItems.panelWidth != count
-            for user in 0..<tile where tileIndex * tile + user < rows.upperBound {
-              computer.consume(
-                lane.sample(tileIndex * tile + user - rows.lowerBound), chunk: lane.chunks[user], count: count,
-                maximum: padded ? nil : lane.maxima[user])
-            }
+      for row in 0..<range.count {
+        let index = range.lowerBound + row
+        computer.begin(lane.sample(row), target: samples.targets[index], history: samples.history(index))
+      }
+      // Every chunk of the packed items goes through all the unit's tiles while it is in cache.
+      let panelsPerChunk = SoftLabelComputer.chunkItems / PackedItems.panelWidth
+      for start in stride(from: 0, to: items.itemCount, by: SoftLabelComputer.chunkItems) {
+        let count = min(SoftLabelComputer.chunkItems, items.itemCount - start)
+        let firstPanel = start / PackedItems.panelWidth
+        let panels = firstPanel..<min(items.panelCount, firstPanel + panelsPerChunk)
+        // The last chunk's padding lanes (score 0) are in the kernel's maxima.
+        let padded = panels.count * PackedItems.panelWidth != count
+        for tileIndex in 0..<tiles {
+          items.scores(
+            users: users + tileIndex * tile * dimension, panels: panels, into: lane.chunks, maxima: lane.maxima)
+          for user in 0..<min(tile, range.count - tileIndex * tile) {
+            computer.consume(
+              lane.sample(tileIndex * tile + user), chunk: lane.chunks[user], count: count,
+              maximum: padded ? nil : lane.maxima[user])
           }
         }
-        for row in rows {
-          var rowStatistics = LabelStatistics()
-          results[row] = computer.finish(
-            lane.sample(row - rows.lowerBound), workspace: lane.workspace, statistics: &rowStatistics)
-          statistics[row] = rowStatistics
-        }
       }
-      timings.labels += monotonicSeconds() - mark
+      for row in 0..<range.count {
+        var rowStatistics = LabelStatistics()
+        results[row] = computer.finish(lane.sample(row), workspace: lane.workspace, statistics: &rowStatistics)
+        statistics[row] = rowStatistics
+      }
     case .general(let scorer, let itemOrder):
       let n = scorer.itemCount
       let byID = UnsafeMutablePointer<Float>.allocate(capacity: range.count * n)
       defer { byID.deallocate() }
-      let inOrder = UnsafeMutablePointer<Float>.allocate(capacity: range.count * n)
+      let inOrder = UnsafeMutablePointer<Float>.allocate(capacity: n)
       defer { inOrder.deallocate() }
       scorer.scores(samples, range: range, into: byID)
-      let (source, destination) = (DisjointPointer(byID), DisjointPointer(inOrder))
-      itemOrder.withUnsafeBufferPointer { order in
-        let order = DisjointPointer(UnsafeMutablePointer(mutating: order.baseAddress!))
-        Parallel.forEach(range.count, threads: threads) { row in
-          let from = source.base + row * n
-          let to = destination.base + row * n
-          for position in 0..<n { to[position] = from[Int(order[position]) - 1] }
-        }
+      for row in 0..<range.count {
+        let index = range.lowerBound + row
+        let from = byID + row * n
+        for position in 0..<n { inOrder[position] = from[Int(itemOrder[position]) - 1] }
+        var rowStatistics = LabelStatistics()
+        results[row] = computer.labels(
+          scores: inOrder, target: samples.targets[index], history: samples.history(index),
+          workspace: lane.workspace, statistics: &rowStatistics)
+        statistics[row] = rowStatistics
       }
-      timings.scoring += monotonicSeconds() - mark
-      mark = monotonicSeconds()
-      let workers = min(threads, range.count)
-      Parallel.forEach(workers, threads: workers) { worker in
-        for row in stride(from: worker, to: range.count, by: workers) {
-          let index = range.lowerBound + row
-          var rowStatistics = LabelStatistics()
-          results[row] = computer.labels(
-            scores: destination.base + row * n, target: samples.targets[index], history: samples.history(index),
-            workspace: lanes[worker].workspace, statistics: &rowStatistics)
-          statistics[row] = rowStatistics
-        }
-      }
-      timings.labels += monotonicSeconds() - mark
     }
   }
 }
