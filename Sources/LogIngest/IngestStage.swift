@@ -7,9 +7,13 @@ import PipelineCore
 /// Sources and the raw files they read (roles → paths relative to the data root, `path/<file>`):
 /// - `synthetic`: none; `users`, `items`, `mean_length`, `seed` shape the log;
 /// - `movielens-100k`: `ratings` (u.data), `items` (u.item);
+/// - `movielens-1m`, `movielens-10m`: `ratings` (ratings.dat), `items` (movies.dat, in `movies_encoding`);
+/// - `movielens-csv` (ml-20m, ml-25m, ml-latest): `ratings` (ratings.csv), `items` (movies.csv);
 /// - `tca4rec-official`: `train`, `valid`, `test` (`train_file`…), `items` (`item_file`);
 /// - `sequence-file`: `sequences` (`sequence_file`) and, for `title_source: p5-datamaps`,
-///   `datamaps` (`datamaps_file`), `item_map` (`item_map_file`), `titles` (`title_file`).
+///   `datamaps` (`datamaps_file`), `item_map` (`item_map_file`), `titles` (`title_file`);
+/// - `amazon-2014`, `amazon-2018`, `amazon-2023`: `reviews` (`reviews_file`) and, unless
+///   `metadata: false`, `meta` (`meta_file`); default names from `category` (`AmazonReader`).
 ///
 /// Parameters that do not apply to the chosen source are ignored; they keep their defaults, so they
 /// do not change the key unless set.
@@ -23,8 +27,14 @@ public enum IngestStage: PipelineStage {
   public enum Source: String, CaseIterable, Sendable {
     case synthetic
     case movieLens100K = "movielens-100k"
+    case movieLens1M = "movielens-1m"
+    case movieLens10M = "movielens-10m"
+    case movieLensCSV = "movielens-csv"
     case officialTCA4Rec = "tca4rec-official"
     case sequenceFile = "sequence-file"
+    case amazon2014 = "amazon-2014"
+    case amazon2018 = "amazon-2018"
+    case amazon2023 = "amazon-2023"
   }
 
   /// The values of the `title_source` parameter (for `sequence-file`).
@@ -43,6 +53,12 @@ public enum IngestStage: PipelineStage {
       "keep the complete lines of a truncated .gz/.zst file (the report says where it ends) instead of failing"),
     ParameterSpecification(
       "strict", .boolean, default: false, "fail on the first malformed line instead of skipping and counting it"),
+    // movielens-1m, movielens-10m
+    ParameterSpecification(
+      "movies_encoding", .choice(["default"] + MovieLensReader.TextEncoding.allCases.map(\.rawValue)),
+      default: "default",
+      "movielens-1m, movielens-10m: the text encoding of movies.dat (default: latin-1 for movielens-1m, utf-8 for movielens-10m)"
+    ),
     // tca4rec-official
     ParameterSpecification(
       "train_file", .string, default: "train_10000.csv", "tca4rec-official: the train split file", entersKey: false),
@@ -81,6 +97,22 @@ public enum IngestStage: PipelineStage {
       "mean_length", .number(minimum: 1, maximum: 1000), default: 12.0,
       "synthetic: mean history length per user (every user gets at least 5)"),
     ParameterSpecification("seed", .integer(minimum: nil, maximum: nil), default: 17, "synthetic: generator seed"),
+    // amazon-2014, amazon-2018, amazon-2023 (none enters the key: they choose files, whose contents do)
+    ParameterSpecification(
+      "category", .string, default: "",
+      "amazon-*: the category in the default file names (Digital_Music, All_Beauty…)", entersKey: false),
+    ParameterSpecification(
+      "reviews_file", .string, default: "",
+      "amazon-*: the reviews, relative to path (default: 2014 reviews_<category>_5.json.gz, 2018 <category>_5.json.gz, 2023 <category>.jsonl); for amazon-2023 a name ending in .csv, .csv.gz or .csv.zst is the rating-only CSV",
+      entersKey: false),
+    ParameterSpecification(
+      "meta_file", .string, default: "",
+      "amazon-*: the item metadata, relative to path (default: meta_<category>.json.gz for 2014 and 2018, meta_<category>.jsonl for 2023)",
+      entersKey: false),
+    ParameterSpecification(
+      "metadata", .boolean, default: true,
+      "amazon-*: read the meta file (titles, brand, categories); false keeps every reviewed item, without a title",
+      entersKey: false),
   ]
 
   public static let inputs: [InputSpecification] = []
@@ -130,6 +162,16 @@ public enum IngestStage: PipelineStage {
         MovieLens100KReader.ratingsRole: joinPath(path, "u.data"),
         MovieLens100KReader.itemsRole: joinPath(path, "u.item"),
       ]
+    case .movieLens1M, .movieLens10M:
+      return [
+        MovieLensReader.ratingsRole: joinPath(path, "ratings.dat"),
+        MovieLensReader.itemsRole: joinPath(path, "movies.dat"),
+      ]
+    case .movieLensCSV:
+      return [
+        MovieLensReader.ratingsRole: joinPath(path, "ratings.csv"),
+        MovieLensReader.itemsRole: joinPath(path, "movies.csv"),
+      ]
     case .officialTCA4Rec:
       return [
         "train": try file("train_file"), "valid": try file("valid_file"), "test": try file("test_file"),
@@ -144,7 +186,40 @@ public enum IngestStage: PipelineStage {
         files[SequenceFileReader.titlesRole] = try file("title_file")
       }
       return files
+    case .amazon2014, .amazon2018, .amazon2023:
+      return try amazonRawFiles(parameters, source: source(parameters))
     }
+  }
+
+  /// Drops `movies_encoding` for the sources it does not apply to, so that adding the parameter left
+  /// their keys as they were, and turns its `default` into the release's encoding, so that spelling
+  /// the default out does not change the key.
+  public static func normalizeParameters(_ parameters: StageParameters, file: String) throws(PipelineError)
+    -> StageParameters
+  {
+    var normalized = parameters
+    let source = try source(parameters)
+    if source == .movieLens1M || source == .movieLens10M {
+      normalized.values["movies_encoding"] = .string(try moviesEncoding(parameters, source: source).rawValue)
+    } else {
+      normalized.values["movies_encoding"] = nil
+    }
+    return normalized
+  }
+
+  /// The encoding of movies.dat: `movies_encoding`, or for `default` the release's own (latin-1 for
+  /// movielens-1m, UTF-8 otherwise).
+  static func moviesEncoding(_ parameters: StageParameters, source: Source) throws(PipelineError)
+    -> MovieLensReader.TextEncoding
+  {
+    let text = try withDefaults(parameters).string("movies_encoding")
+    if text == "default" { return source == .movieLens1M ? .latin1 : .utf8 }
+    guard let encoding = MovieLensReader.TextEncoding(rawValue: text) else {
+      throw .usage(
+        "stage '\(parameters.stage)': parameter 'movies_encoding' must be one of default, \(MovieLensReader.TextEncoding.allCases.map(\.rawValue).joined(separator: ", ")), found '\(text)'"
+      )
+    }
+    return encoding
   }
 
   static func titleSource(_ parameters: StageParameters) throws(PipelineError) -> TitleSource {
@@ -178,11 +253,18 @@ public enum IngestStage: PipelineStage {
       report.extra["time"] = "synthetic unix seconds (days in 2014–2018)"
     case .movieLens100K:
       log = try MovieLens100KReader.read(inputs)
+    case .movieLens1M, .movieLens10M:
+      let encoding = try moviesEncoding(parameters, source: source)
+      log = try MovieLensReader.read(inputs, format: .doubleColon(moviesEncoding: encoding))
+    case .movieLensCSV:
+      log = try MovieLensReader.read(inputs, format: .csv)
     case .officialTCA4Rec:
       log = try OfficialTCA4RecReader.read(inputs)
     case .sequenceFile:
       _ = try titleSource(parameters)
       log = try SequenceFileReader.read(inputs, emptyTitle: try parameters.string("empty_title"))
+    case .amazon2014, .amazon2018, .amazon2023:
+      log = try readAmazon(inputs, source: source, parameters: parameters)
     }
     guard log.eventCount > 0 else {
       throw PipelineError.invalidInput(

@@ -32,8 +32,7 @@ enum MovieLens100KReader {
   static func readItems(_ inputs: IngestInputs, into log: inout InteractionLog) throws -> [Int64: UInt32] {
     let report = inputs.report
     let name = try inputs.name(itemsRole)
-    var entries: [(movieID: Int64, item: ItemRecord)] = []
-    var seen: Set<Int64> = []
+    var movies = MovieLensReader.MovieTable()
     var fields: [Range<Int>] = []
     let expectedFields = leadingFieldCount + genreNames.count
     try inputs.forEachLine(itemsRole) { line, number in
@@ -50,7 +49,7 @@ enum MovieLens100KReader {
           problem: "is not a positive integer (\"\(FieldParsing.preview(line[field: fields[0]]))\")")
         return
       }
-      guard seen.insert(movieID).inserted else {
+      guard !movies.contains(movieID) else {
         try report.skip(
           "duplicate_movie_id", file: name, line: number, field: "movie id", problem: "repeats movie \(movieID)")
         return
@@ -59,7 +58,6 @@ enum MovieLens100KReader {
       for (offset, genre) in genreNames.enumerated() {
         let flag = line[field: fields[leadingFieldCount + offset]]
         guard flag.count == 1, flag[0] == UInt8(ascii: "0") || flag[0] == UInt8(ascii: "1") else {
-          seen.remove(movieID)
           try report.skip(
             "bad_genre_flag", file: name, line: number, field: genre,
             problem: "is not 0 or 1 (\"\(FieldParsing.preview(flag))\")")
@@ -72,90 +70,15 @@ enum MovieLens100KReader {
       var metadata: [String: JSONValue] = ["genres": .array(genres)]
       if !releaseDate.isEmpty { metadata["release_date"] = .string(releaseDate) }
       if let year = year(title: title, releaseDate: releaseDate) { metadata["year"] = JSONValue(year) }
-      let item = ItemRecord(rawID: String(movieID), title: title.isEmpty ? nil : title, metadata: metadata)
-      entries.append((movieID, item))
+      _ = movies.insert(movieID: movieID, title: title, metadata: metadata)
     }
-    // u.item is sorted by movie id already; sorting (stably) makes the order a rule, not luck.
-    let sorted = entries.enumerated().sorted { left, right in
-      (left.element.movieID, left.offset) < (right.element.movieID, right.offset)
-    }
-    var index: [Int64: UInt32] = [:]
-    index.reserveCapacity(sorted.count)
-    for (position, entry) in sorted.enumerated() {
-      index[entry.element.movieID] = UInt32(position)
-      log.items.append(entry.element.item)
-    }
-    return index
+    return movies.finish(into: &log)
   }
 
-  /// Reads `u.data` into events; users get indices by first appearance.
+  /// Reads `u.data` into events (users get indices by first appearance): the ratings reader of the
+  /// other MovieLens releases, with whitespace-separated fields.
   static func readRatings(_ inputs: IngestInputs, itemIndex: [Int64: UInt32], into log: inout InteractionLog) throws {
-    let report = inputs.report
-    let name = try inputs.name(ratingsRole)
-    let itemsName = try inputs.name(itemsRole)
-    var userIndex: [Int64: UInt32] = [:]
-    var fields: [Range<Int>] = []
-    var users: [String] = []
-    var eventUser: [UInt32] = []
-    var eventItem: [UInt32] = []
-    var eventTime: [Int64] = []
-    var eventRating: [Float] = []
-    try inputs.forEachLine(ratingsRole) { line, number in
-      FieldParsing.splitWhitespace(line, into: &fields)
-      guard fields.count == 4 else {
-        try report.skip(
-          "wrong_field_count", file: name, line: number,
-          problem: "has \(fields.count) fields, expected 4 (user, item, rating, timestamp)")
-        return
-      }
-      guard let userID = FieldParsing.integer(line[field: fields[0]]) else {
-        try report.skip(
-          "bad_user_id", file: name, line: number, field: "user id",
-          problem: "is not an integer (\"\(FieldParsing.preview(line[field: fields[0]]))\")")
-        return
-      }
-      guard let movieID = FieldParsing.integer(line[field: fields[1]]) else {
-        try report.skip(
-          "bad_item_id", file: name, line: number, field: "item id",
-          problem: "is not an integer (\"\(FieldParsing.preview(line[field: fields[1]]))\")")
-        return
-      }
-      guard let rating = FieldParsing.decimal(line[field: fields[2]]) else {
-        try report.skip(
-          "bad_rating", file: name, line: number, field: "rating",
-          problem: "is not a number (\"\(FieldParsing.preview(line[field: fields[2]]))\")")
-        return
-      }
-      guard let timestamp = FieldParsing.integer(line[field: fields[3]]) else {
-        try report.skip(
-          "bad_timestamp", file: name, line: number, field: "timestamp",
-          problem: "is not an integer (\"\(FieldParsing.preview(line[field: fields[3]]))\")")
-        return
-      }
-      guard let item = itemIndex[movieID] else {
-        try report.skip(
-          "unknown_item", file: name, line: number, field: "item id",
-          problem: "names movie \(movieID), which '\(itemsName)' does not list")
-        return
-      }
-      let user: UInt32
-      if let known = userIndex[userID] {
-        user = known
-      } else {
-        user = UInt32(users.count)
-        userIndex[userID] = user
-        users.append(String(userID))
-      }
-      eventUser.append(user)
-      eventItem.append(item)
-      eventTime.append(timestamp)
-      eventRating.append(Float(rating))
-    }
-    log.users = users
-    log.eventUser = eventUser
-    log.eventItem = eventItem
-    log.eventTime = eventTime
-    log.eventRating = eventRating
+    try MovieLensReader.readRatings(inputs, format: .whitespace, itemIndex: itemIndex, into: &log)
   }
 
   /// The year of a movie: the four digits of a trailing "(1995)" in the title, else the last four

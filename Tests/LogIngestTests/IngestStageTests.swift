@@ -12,7 +12,7 @@ import Testing
     for parameter in IngestStage.parameters { defaults[parameter.name] = parameter.defaultValue ?? .null }
     #expect(
       JSONValue.object(defaults).canonicalText()
-        == #"{"allow_truncated":false,"datamaps_file":"datamaps.json","empty_title":"raw-id","item_file":"item.csv","item_map_file":"item_id_to_int.json","items":800,"mean_length":12.0,"path":"","seed":17,"sequence_file":"sequential_data.txt","source":null,"strict":false,"test_file":"test_5000.csv","title_file":"products_lookup.csv","title_source":"p5-datamaps","train_file":"train_10000.csv","users":2000,"valid_file":"valid_5000.csv"}"#
+        == #"{"allow_truncated":false,"category":"","datamaps_file":"datamaps.json","empty_title":"raw-id","item_file":"item.csv","item_map_file":"item_id_to_int.json","items":800,"mean_length":12.0,"meta_file":"","metadata":true,"movies_encoding":"default","path":"","reviews_file":"","seed":17,"sequence_file":"sequential_data.txt","source":null,"strict":false,"test_file":"test_5000.csv","title_file":"products_lookup.csv","title_source":"p5-datamaps","train_file":"train_10000.csv","users":2000,"valid_file":"valid_5000.csv"}"#
     )
     #expect(IngestStage.name == "ingest")
     #expect(IngestStage.inputs.isEmpty)
@@ -50,7 +50,7 @@ import Testing
     }
     #expect(
       message
-        == "demo.yaml: stage 'ingest': parameter 'source' expected one of synthetic, movielens-100k, tca4rec-official, sequence-file, found 'amazon-2030'"
+        == "demo.yaml: stage 'ingest': parameter 'source' expected one of synthetic, movielens-100k, movielens-1m, movielens-10m, movielens-csv, tca4rec-official, sequence-file, amazon-2014, amazon-2018, amazon-2023, found 'amazon-2030'"
     )
   }
 

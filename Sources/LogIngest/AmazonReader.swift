@@ -1,0 +1,409 @@
+import ArtifactFormats
+import PipelineCore
+
+/// Reads the Amazon review datasets of the McAuley lab: 2014 ("amazon v1", `reviews_<C>_5.json.gz`
+/// + `meta_<C>.json.gz` with Python dict literals), 2018 ("amazon_v2", `<C>_5.json.gz` +
+/// `meta_<C>.json.gz`, JSON lines) and 2023 (`<C>.jsonl` + `meta_<C>.jsonl`, or the benchmark's
+/// rating-only CSV `user_id,parent_asin,rating,timestamp`).
+///
+/// Events: one per valid review line, in file order, `(user, item, timestamp in seconds, rating)`.
+/// Items: the reviewed items, ordered by first appearance in the reviews, with the title and the
+/// metadata users filter on from the meta file (`Edition.metadata`); users: by first appearance.
+/// Raw ids are the reviewer ids and the ASINs (2023: `parent_asin`, as its benchmark uses).
+///
+/// The reviews are read first and the meta file second, keeping only the lines of reviewed items,
+/// so a whole-category meta file is streamed, never held. A review of an item that the meta file
+/// does not list is skipped (`unknown_item`, with its line in the reviews file); a later meta line of
+/// an item already read is skipped (`duplicate_item`), the first one wins. Without a meta file
+/// (`metadata: false`), every reviewed item is kept, with no title.
+enum AmazonReader {
+  static let reviewsRole = "reviews"
+  static let metaRole = "meta"
+
+  /// How one edition names its fields.
+  struct Edition: Sendable {
+    var userField: String
+    var itemField: String
+    var ratingField: String
+    var timeField: String
+    /// Whether `timeField` holds milliseconds (2023) rather than seconds.
+    var millisecondTimes: Bool
+    /// The meta file's id field.
+    var metaItemField: String
+    var metaLayout: MetaLayout
+
+    /// How a meta file's lines are written and which fields items keep (`itemRecord`).
+    enum MetaLayout: Sendable {
+      /// Python dict literals; `categories` is a list of category paths.
+      case pythonDicts2014
+      /// JSON objects with `category`, `brand`, `main_cat`.
+      case json2018
+      /// JSON objects with `categories`, `store`, `main_category`.
+      case json2023
+    }
+
+    static let amazon2014 = Edition(
+      userField: "reviewerID", itemField: "asin", ratingField: "overall", timeField: "unixReviewTime",
+      millisecondTimes: false, metaItemField: "asin", metaLayout: .pythonDicts2014)
+    static let amazon2018 = Edition(
+      userField: "reviewerID", itemField: "asin", ratingField: "overall", timeField: "unixReviewTime",
+      millisecondTimes: false, metaItemField: "asin", metaLayout: .json2018)
+    static let amazon2023 = Edition(
+      userField: "user_id", itemField: "parent_asin", ratingField: "rating", timeField: "timestamp",
+      millisecondTimes: true, metaItemField: "parent_asin", metaLayout: .json2023)
+  }
+
+  /// The review file's format.
+  enum ReviewFormat: String, CaseIterable, Sendable {
+    /// One JSON object per line (every edition).
+    case jsonLines = "jsonl"
+    /// The 2023 benchmark's CSV with a header naming `user_id`, `parent_asin`, `rating`, `timestamp`.
+    case ratingCSV = "rating-csv"
+  }
+
+  /// Valid reviews before the meta file says which items are known; user and item indices are
+  /// provisional (first appearance among all valid reviews).
+  struct PendingEvents {
+    var itemKeys: [String] = []
+    var itemIndex: [String: UInt32] = [:]
+    var userKeys: [String] = []
+    var userIndex: [String: UInt32] = [:]
+    var user: [UInt32] = []
+    var item: [UInt32] = []
+    var time: [Int64] = []
+    var rating: [Float] = []
+    var line: [Int] = []
+
+    mutating func append(user userKey: String, item itemKey: String, time: Int64, rating: Float, line: Int) {
+      user.append(Self.index(of: userKey, keys: &userKeys, index: &userIndex))
+      item.append(Self.index(of: itemKey, keys: &itemKeys, index: &itemIndex))
+      self.time.append(time)
+      self.rating.append(rating)
+      self.line.append(line)
+    }
+
+    static func index(of key: String, keys: inout [String], index: inout [String: UInt32]) -> UInt32 {
+      if let known = index[key] { return known }
+      let new = UInt32(keys.count)
+      index[key] = new
+      keys.append(key)
+      return new
+    }
+  }
+
+  /// Reads the reviews and (when `metadata`) the meta file into a log.
+  /// - Complexity: O(bytes of both files); memory O(events + reviewed items + users).
+  static func read(
+    _ inputs: IngestInputs, edition: Edition, format: ReviewFormat, metadata: Bool
+  ) throws -> InteractionLog {
+    var pending = PendingEvents()
+    switch format {
+    case .jsonLines: try readReviewLines(inputs, edition: edition, into: &pending)
+    case .ratingCSV: try readRatingCSV(inputs, edition: edition, into: &pending)
+    }
+    let records: [ItemRecord?]
+    if metadata {
+      records = try readMetadata(inputs, edition: edition, wanted: pending.itemIndex, count: pending.itemKeys.count)
+    } else {
+      records = pending.itemKeys.map { ItemRecord(rawID: $0, title: nil) }
+    }
+    inputs.report.extra["time"] = .string(
+      edition.millisecondTimes
+        ? "unix seconds: '\(edition.timeField)' milliseconds divided by 1000, rounded down (sub-second parts dropped)"
+        : "unix seconds ('\(edition.timeField)')")
+    return try assemble(pending, records: records, inputs: inputs)
+  }
+
+  /// Keeps the events of known items; items and users get their final indices by first appearance.
+  static func assemble(_ pending: PendingEvents, records: [ItemRecord?], inputs: IngestInputs) throws -> InteractionLog
+  {
+    let report = inputs.report
+    let reviewsName = try inputs.name(reviewsRole)
+    let metaName = inputs.rawFiles[metaRole].map(FileSystem.baseName) ?? "the meta file"
+    var log = InteractionLog()
+    var itemFinal = [UInt32?](repeating: nil, count: records.count)
+    var userFinal = [UInt32?](repeating: nil, count: pending.userKeys.count)
+    log.eventUser.reserveCapacity(pending.user.count)
+    log.eventItem.reserveCapacity(pending.user.count)
+    log.eventTime.reserveCapacity(pending.user.count)
+    log.eventRating.reserveCapacity(pending.user.count)
+    for event in pending.user.indices {
+      let provisionalItem = Int(pending.item[event])
+      guard let record = records[provisionalItem] else {
+        try report.skip(
+          "unknown_item", file: reviewsName, line: pending.line[event], field: "item",
+          problem: "names '\(pending.itemKeys[provisionalItem])', which '\(metaName)' does not list")
+        continue
+      }
+      let item: UInt32
+      if let known = itemFinal[provisionalItem] {
+        item = known
+      } else {
+        item = UInt32(log.items.count)
+        itemFinal[provisionalItem] = item
+        log.items.append(record)
+      }
+      let provisionalUser = Int(pending.user[event])
+      let user: UInt32
+      if let known = userFinal[provisionalUser] {
+        user = known
+      } else {
+        user = UInt32(log.users.count)
+        userFinal[provisionalUser] = user
+        log.users.append(pending.userKeys[provisionalUser])
+      }
+      log.appendEvent(user: user, item: item, time: pending.time[event], rating: pending.rating[event])
+    }
+    return log
+  }
+
+  // MARK: Reviews
+
+  /// Reads JSON review lines.
+  static func readReviewLines(_ inputs: IngestInputs, edition: Edition, into pending: inout PendingEvents) throws {
+    let report = inputs.report
+    let name = try inputs.name(reviewsRole)
+    try inputs.forEachLine(reviewsRole) { line, number in
+      let value: JSONValue
+      do throws(JSONParser.SyntaxError) {
+        value = try JSONParser.parse(line)
+      } catch {
+        try report.skip("bad_json", file: name, line: number, problem: "is not JSON (\(error))")
+        return
+      }
+      guard let object = value.objectValue else {
+        try report.skip("bad_json", file: name, line: number, problem: "is a JSON \(value.typeName), not an object")
+        return
+      }
+      guard
+        let user = try idField(object, edition.userField, reason: "bad_user_id", report: report, name, number),
+        let item = try idField(object, edition.itemField, reason: "bad_item_id", report: report, name, number)
+      else { return }
+      guard let rating = object[edition.ratingField]?.numberValue, rating.isFinite else {
+        try report.skip(
+          "bad_rating", file: name, line: number, field: edition.ratingField,
+          problem: describe(object[edition.ratingField], expected: "a number"))
+        return
+      }
+      guard case .integer(let time) = object[edition.timeField] else {
+        try report.skip(
+          "bad_timestamp", file: name, line: number, field: edition.timeField,
+          problem: describe(object[edition.timeField], expected: "an integer"))
+        return
+      }
+      pending.append(
+        user: user, item: item, time: seconds(time, edition: edition), rating: Float(rating), line: number)
+    }
+  }
+
+  /// Reads the 2023 benchmark's rating-only CSV (columns found by name in the header).
+  static func readRatingCSV(_ inputs: IngestInputs, edition: Edition, into pending: inout PendingEvents) throws {
+    let report = inputs.report
+    let name = try inputs.name(reviewsRole)
+    var userColumn = 0
+    var itemColumn = 0
+    var ratingColumn = 0
+    var timeColumn = 0
+    var columnCount = 0
+    try inputs.forEachCSVRecord(reviewsRole) { header in
+      columnCount = header.count
+      func column(_ wanted: String) throws(PipelineError) -> Int {
+        guard let index = header.firstIndex(of: wanted) else {
+          throw .invalidInput(
+            "'\(name)' line 1: the header lacks column '\(wanted)' (found \(header.joined(separator: ","))); is this an Amazon 2023 rating-only CSV?"
+          )
+        }
+        return index
+      }
+      userColumn = try column(edition.userField)
+      itemColumn = try column(edition.itemField)
+      ratingColumn = try column(edition.ratingField)
+      timeColumn = try column(edition.timeField)
+    } record: { record, number in
+      guard record.count == columnCount else {
+        try report.skip(
+          "wrong_field_count", file: name, line: number, problem: "has \(record.count) fields, expected \(columnCount)")
+        return
+      }
+      let user = record.string(userColumn)
+      guard !user.isEmpty else {
+        try report.skip("bad_user_id", file: name, line: number, field: edition.userField, problem: "is empty")
+        return
+      }
+      let item = record.string(itemColumn)
+      guard !item.isEmpty else {
+        try report.skip("bad_item_id", file: name, line: number, field: edition.itemField, problem: "is empty")
+        return
+      }
+      guard
+        let rating = try report.parsedField(
+          record, ratingColumn, FieldParsing.decimal, expected: "a number", reason: "bad_rating", file: name,
+          line: number, field: edition.ratingField),
+        let time = try report.parsedField(
+          record, timeColumn, FieldParsing.integer, expected: "an integer", reason: "bad_timestamp", file: name,
+          line: number, field: edition.timeField)
+      else { return }
+      pending.append(
+        user: user, item: item, time: seconds(time, edition: edition), rating: Float(rating), line: number)
+    }
+  }
+
+  /// Seconds from the edition's time unit; milliseconds are divided rounding down (toward −∞), so
+  /// `1547589356557` ms is `1547589356` s and times before 1970 stay ordered.
+  static func seconds(_ time: Int64, edition: Edition) -> Int64 {
+    guard edition.millisecondTimes else { return time }
+    let quotient = time / 1000
+    return time % 1000 < 0 ? quotient - 1 : quotient
+  }
+
+  /// A non-empty string id field, or a skipped line (and `nil`).
+  static func idField(
+    _ object: [String: JSONValue], _ field: String, reason: String, report: IngestReport, _ file: String, _ line: Int
+  ) throws(PipelineError) -> String? {
+    if let text = object[field]?.stringValue, !text.isEmpty { return text }
+    try report.skip(
+      reason, file: file, line: line, field: field, problem: describe(object[field], expected: "a non-empty string"))
+    return nil
+  }
+
+  /// "is missing" or "is <type> <value>, expected <expected>", for skip messages.
+  static func describe(_ value: JSONValue?, expected: String) -> String {
+    guard let value else { return "is missing" }
+    var text = value.canonicalText()
+    if text.count > 40 { text = String(text.prefix(40)) + "…" }
+    return "is \(value.typeName) \(text), expected \(expected)"
+  }
+
+  // MARK: Metadata
+
+  /// Reads the meta file; returns, for each provisional item, its record, or `nil` when the meta
+  /// file does not list it.
+  static func readMetadata(
+    _ inputs: IngestInputs, edition: Edition, wanted: [String: UInt32], count: Int
+  ) throws -> [ItemRecord?] {
+    let report = inputs.report
+    let name = try inputs.name(metaRole)
+    var records = [ItemRecord?](repeating: nil, count: count)
+    var firstLine = [Int](repeating: 0, count: count)
+    try inputs.forEachLine(metaRole) { line, number in
+      let value: JSONValue
+      if edition.metaLayout == .pythonDicts2014 {
+        do throws(PythonLiteral.SyntaxError) {
+          value = try PythonLiteral.parse(line)
+        } catch {
+          try report.skip("bad_python_literal", file: name, line: number, problem: "is not a Python literal (\(error))")
+          return
+        }
+      } else {
+        do throws(JSONParser.SyntaxError) {
+          value = try JSONParser.parse(line)
+        } catch {
+          try report.skip("bad_json", file: name, line: number, problem: "is not JSON (\(error))")
+          return
+        }
+      }
+      guard let object = value.objectValue else {
+        try report.skip("bad_meta_line", file: name, line: number, problem: "is a \(value.typeName), not a dict")
+        return
+      }
+      guard let rawID = try idField(object, edition.metaItemField, reason: "bad_item_id", report: report, name, number)
+      else { return }
+      guard let index = wanted[rawID].map(Int.init) else { return }
+      if firstLine[index] != 0 {
+        try report.skip(
+          "duplicate_item", file: name, line: number, field: edition.metaItemField,
+          problem: "repeats '\(rawID)' of line \(firstLine[index]) (the first is kept)")
+        return
+      }
+      let record: ItemRecord
+      do throws(MetadataError) {
+        record = try itemRecord(rawID: rawID, object, edition: edition)
+      } catch {
+        try report.skip(
+          "bad_metadata", file: name, line: number, field: error.field,
+          problem: describe(object[error.field], expected: error.expected))
+        return
+      }
+      firstLine[index] = number
+      records[index] = record
+    }
+    return records
+  }
+
+  /// A metadata field of an unexpected type.
+  struct MetadataError: Error {
+    var field: String
+    var expected: String
+  }
+
+  /// The item as items.jsonl keeps it: the title (absent when missing, null or empty) and the
+  /// fields users filter on, each left out when missing or empty:
+  /// - 2014: `brand`; `categories` (the distinct names of all category paths, in order) and
+  ///   `category_paths` (the list of lists as given);
+  /// - 2018: `brand`; `categories` (from `category`); `main_cat`;
+  /// - 2023: `store`; `categories`; `main_cat` (from `main_category`).
+  static func itemRecord(
+    rawID: String, _ object: [String: JSONValue], edition: Edition
+  ) throws(MetadataError) -> ItemRecord {
+    func string(_ field: String) throws(MetadataError) -> String? {
+      switch object[field] {
+      case nil, .null: return nil
+      case .string(let text): return text.isEmpty ? nil : text
+      default: throw MetadataError(field: field, expected: "a string")
+      }
+    }
+    func strings(_ value: JSONValue?, field: String) throws(MetadataError) -> [String]? {
+      switch value {
+      case nil, .null: return nil
+      case .array(let elements):
+        var names: [String] = []
+        for element in elements {
+          guard case .string(let name) = element else {
+            throw MetadataError(field: field, expected: "a list of strings")
+          }
+          names.append(name)
+        }
+        return names
+      default: throw MetadataError(field: field, expected: "a list of strings")
+      }
+    }
+    var metadata: [String: JSONValue] = [:]
+    func keep(_ key: String, _ text: String?) {
+      if let text { metadata[key] = .string(text) }
+    }
+    func keep(_ key: String, _ names: [String]?) {
+      if let names, !names.isEmpty { metadata[key] = .array(names.map(JSONValue.string)) }
+    }
+    let title = try string("title")
+    switch edition.metaLayout {
+    case .pythonDicts2014:
+      keep("brand", try string("brand"))
+      switch object["categories"] {
+      case nil, .null: break
+      case .array(let paths):
+        var distinct: [String] = []
+        var seen: Set<String> = []
+        var kept: [JSONValue] = []
+        for path in paths {
+          guard let names = try strings(path, field: "categories") else {
+            throw MetadataError(field: "categories", expected: "a list of lists of strings")
+          }
+          kept.append(.array(names.map(JSONValue.string)))
+          for name in names where seen.insert(name).inserted { distinct.append(name) }
+        }
+        keep("categories", distinct)
+        if !kept.isEmpty { metadata["category_paths"] = .array(kept) }
+      default: throw MetadataError(field: "categories", expected: "a list of lists of strings")
+      }
+    case .json2018:
+      keep("brand", try string("brand"))
+      keep("categories", try strings(object["category"], field: "category"))
+      keep("main_cat", try string("main_cat"))
+    case .json2023:
+      keep("store", try string("store"))
+      keep("categories", try strings(object["categories"], field: "categories"))
+      keep("main_cat", try string("main_category"))
+    }
+    return ItemRecord(rawID: rawID, title: title, metadata: metadata)
+  }
+}
