@@ -45,6 +45,13 @@ final class IngestReport {
   }
 
   var skippedLineCount: Int { skipped.values.reduce(0) { $0 + $1.count } }
+
+  /// The skip reasons, most frequent first, each with its count and first example
+  /// ("wrong_field_count ×300, first: 'ratings.dat' line 1: …"), for an error that must say why.
+  var skippedSummary: String {
+    skipped.sorted { ($1.value.count, $0.key) < ($0.value.count, $1.key) }.prefix(3)
+      .map { "\($0.key) ×\($0.value.count), first: \($0.value.example)" }.joined(separator: "; ")
+  }
   var linesRead: Int { files.values.reduce(0) { $0 + $1.lines } }
 
   /// Skips a malformed line, or throws when the run is strict.

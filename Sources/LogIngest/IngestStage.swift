@@ -267,8 +267,10 @@ public enum IngestStage: PipelineStage {
       log = try readAmazon(inputs, source: source, parameters: parameters)
     }
     guard log.eventCount > 0 else {
+      let files = context.rawFiles.values.sorted().map { "'\($0)'" }.joined(separator: ", ")
+      let reasons = report.skippedLineCount > 0 ? ": \(report.skippedSummary)" : ""
       throw PipelineError.invalidInput(
-        "source '\(source.rawValue)' gave no events (\(report.skippedLineCount) lines skipped); check the files and see report.json"
+        "source '\(source.rawValue)' gave no events from \(files) (\(report.skippedLineCount) lines skipped\(reasons)); check that the files are what source '\(source.rawValue)' reads"
       )
     }
     try log.write(to: context.outputDirectory)
