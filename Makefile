@@ -14,15 +14,16 @@ PYTHON := $(VENV)/bin/python
 STREAMING_VENV := .venv-streaming
 STAGES := ingest prepare tokenizer trie cf soft-labels
 BENCH ?= tokenizer tokenizer_train sasrec ease softlabels
-APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev pkg-config zstd python3-venv
+APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev pkg-config zstd python3-venv curl
 
-.PHONY: all build pipeline $(STAGES) status merge validate test test-swift test-python deps deps-system deps-python \
+.PHONY: all build pipeline fetch-data $(STAGES) status merge validate test test-swift test-python deps deps-system deps-python \
 	format lint check-imports bench ls gc clean help
 
 all: pipeline
 
 help:
 	@echo "make pipeline [DATASET=demo]   build (release) and run a pipeline (Pipelines/<DATASET>.yaml)"
+	@echo "make fetch-data DATASET=…     download the pipeline's missing raw files into TCA_DATA (Pipelines/downloads.json)"
 	@echo "make <stage> DATASET=…        rerun one stage ($(STAGES)); FORCE=1 recomputes even if cached"
 	@echo "make bench [BENCH='sasrec ease'] side-by-side benchmarks against the peers (Benchmarks/README.md)"
 	@echo "make status|validate DATASET=… show what is cached or stale and why | validate the outputs"
@@ -36,6 +37,9 @@ build: deps-system
 
 pipeline: build
 	$(TCA) run $(DATASET)
+
+fetch-data: build
+	$(TCA) fetch $(DATASET)
 
 $(STAGES): build
 	$(TCA) run $(DATASET) --only $@ $(if $(FORCE),--force $@,)

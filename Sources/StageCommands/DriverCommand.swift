@@ -17,7 +17,7 @@ public struct DriverCommand: ParsableCommand {
     version: StageExecutor.toolVersion,
     subcommands: [
       RunCommand.self, StatusCommand.self, ValidateCommand.self, GarbageCollectCommand.self, ListRunsCommand.self,
-      StagesCommand.self, EncodeCommand.self, ScoreCommand.self, MergeCommand.self,
+      StagesCommand.self, EncodeCommand.self, ScoreCommand.self, MergeCommand.self, FetchCommand.self,
     ])
   public init() {}
 }
