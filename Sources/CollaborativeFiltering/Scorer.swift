@@ -18,8 +18,8 @@ public protocol Scorer: Sendable {
 }
 
 /// A scorer whose score is a dot product of a per-sample user vector and a per-item vector
-/// (SASRec, GRU4Rec, BPR-MF, external vectors): the soft-label stage may reorder `itemVectors`
-/// once (into trie order) and run one sgemm per batch itself.
+/// (SASRec, GRU4Rec, BPR-MF, external vectors): the soft-label stage packs `itemVectors` once in
+/// trie order and computes the products with its own kernel.
 public protocol EmbeddingScorer: Scorer {
   /// d, the length of every vector.
   var dimension: Int { get }
@@ -34,35 +34,17 @@ extension EmbeddingScorer {
   /// items, each a single-threaded OpenBLAS call run on this process's threads: the scores do not
   /// depend on any thread count (OpenBLAS's threaded sgemm rounds differently with its thread count).
   public func scores(_ samples: SampleSet, range: Range<Int>, into output: UnsafeMutablePointer<Float>) {
-    itemVectors.withUnsafeBufferPointer { items in
-      scores(samples, range: range, against: items.baseAddress!, count: itemCount, into: output)
-    }
-  }
-
-  /// The same product against another `count` × d item matrix (the soft-label stage passes the item
-  /// vectors reordered into trie order, so its scores come out in that order with no gather).
-  public func scores(
-    _ samples: SampleSet, range: Range<Int>, against items: UnsafePointer<Float>, count: Int,
-    into output: UnsafeMutablePointer<Float>
-  ) {
     guard !range.isEmpty else { return }
     let users = UnsafeMutablePointer<Float>.allocate(capacity: range.count * dimension)
     defer { users.deallocate() }
     userVectors(samples, range: range, into: users)
-    product(users: users, rows: range.count, against: items, count: count, into: output)
-  }
-
-  /// `rows` user vectors (row-major, d each) times a `count` × d item matrix, in the fixed blocks
-  /// described above.
-  public func product(
-    users: UnsafePointer<Float>, rows: Int, against items: UnsafePointer<Float>, count: Int,
-    into output: UnsafeMutablePointer<Float>
-  ) {
-    DenseLinearAlgebra.withSingleThreadedBLAS {
-      TiledProduct.columnBlocks(
-        m: rows, n: count, k: dimension, a: users, lda: dimension, b: items, ldb: dimension,
-        transposeB: true, c: output, ldc: count, blockColumns: 2048,
-        threads: Parallel.defaultThreadCount)
+    itemVectors.withUnsafeBufferPointer { items in
+      DenseLinearAlgebra.withSingleThreadedBLAS {
+        TiledProduct.columnBlocks(
+          m: range.count, n: itemCount, k: dimension, a: users, lda: dimension, b: items.baseAddress!,
+          ldb: dimension, transposeB: true, c: output, ldc: itemCount, blockColumns: 2048,
+          threads: Parallel.defaultThreadCount)
+      }
     }
   }
 }
