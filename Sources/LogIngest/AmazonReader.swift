@@ -157,6 +157,27 @@ enum AmazonReader {
     return log
   }
 
+  /// One line as JSON or as a Python literal; nil (the line skipped as `bad_json` or
+  /// `bad_python_literal`, with the parser's error) when it is not one.
+  static func parse(
+    _ line: UnsafeBufferPointer<UInt8>, pythonLiteral: Bool, report: IngestReport, _ name: String, _ number: Int
+  ) throws -> JSONValue? {
+    if pythonLiteral {
+      do throws(PythonLiteral.SyntaxError) {
+        return try PythonLiteral.parse(line)
+      } catch {
+        try report.skip("bad_python_literal", file: name, line: number, problem: "is not a Python literal (\(error))")
+        return nil
+      }
+    }
+    do throws(JSONParser.SyntaxError) {
+      return try JSONParser.parse(line)
+    } catch {
+      try report.skip("bad_json", file: name, line: number, problem: "is not JSON (\(error))")
+      return nil
+    }
+  }
+
   // MARK: Reviews
 
   /// Reads JSON review lines.
@@ -164,13 +185,7 @@ enum AmazonReader {
     let report = inputs.report
     let name = try inputs.name(reviewsRole)
     try inputs.forEachLine(reviewsRole) { line, number in
-      let value: JSONValue
-      do throws(JSONParser.SyntaxError) {
-        value = try JSONParser.parse(line)
-      } catch {
-        try report.skip("bad_json", file: name, line: number, problem: "is not JSON (\(error))")
-        return
-      }
+      guard let value = try parse(line, pythonLiteral: false, report: report, name, number) else { return }
       guard let object = value.objectValue else {
         try report.skip("bad_json", file: name, line: number, problem: "is a JSON \(value.typeName), not an object")
         return
@@ -286,22 +301,8 @@ enum AmazonReader {
     var records = [ItemRecord?](repeating: nil, count: count)
     var firstLine = [Int](repeating: 0, count: count)
     try inputs.forEachLine(metaRole) { line, number in
-      let value: JSONValue
-      if edition.metaLayout == .pythonDicts2014 {
-        do throws(PythonLiteral.SyntaxError) {
-          value = try PythonLiteral.parse(line)
-        } catch {
-          try report.skip("bad_python_literal", file: name, line: number, problem: "is not a Python literal (\(error))")
-          return
-        }
-      } else {
-        do throws(JSONParser.SyntaxError) {
-          value = try JSONParser.parse(line)
-        } catch {
-          try report.skip("bad_json", file: name, line: number, problem: "is not JSON (\(error))")
-          return
-        }
-      }
+      let python = edition.metaLayout == .pythonDicts2014
+      guard let value = try parse(line, pythonLiteral: python, report: report, name, number) else { return }
       guard let object = value.objectValue else {
         try report.skip("bad_meta_line", file: name, line: number, problem: "is a \(value.typeName), not a dict")
         return

@@ -196,6 +196,8 @@ public struct SoftLabelComputer: Sendable {
   /// The streaming state of one sample (reused: `begin` resets it).
   public final class Sample: @unchecked Sendable {
     var target: UInt32 = 0
+    /// The nodes the target's tokens lead to (`TitleTrie.path(ofItem:)`).
+    var path: [UInt32] = []
     /// The largest score so far (NaN never is); the exponentials so far are relative to it.
     var maximum = -Float.infinity
     /// The root segment the next chunk starts in.
@@ -261,8 +263,8 @@ public struct SoftLabelComputer: Sendable {
     sample.segment = 0
     sample.chunkStart = 0
     sample.masses.update(repeating: 0, count: sample.segmentCount)
-    let path = trie.path(ofItem: target)
-    if let first = path.first {
+    sample.path = trie.path(ofItem: target)
+    if let first = sample.path.first {
       sample.subtreeStart = Int(trie.itemStart[Int(first)])
       sample.subtreeEnd = Int(trie.itemEnd[Int(first)])
     } else {
@@ -330,7 +332,7 @@ public struct SoftLabelComputer: Sendable {
     var result = SampleLabels()
     let target = sample.target
     result.labels = Array(trie.tokens(ofItem: target))
-    let path = trie.path(ofItem: target)
+    let path = sample.path
     let positions = path.count
     result.nodes.reserveCapacity(positions)
     result.softOffsets.reserveCapacity(positions + 1)

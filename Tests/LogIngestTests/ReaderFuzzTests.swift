@@ -149,7 +149,8 @@ import Testing
       }
     }
     print("fuzz \(fuzzCase.source): \(runs) runs, \(failures) stopped with an error naming the file")
-    #expect(runs >= 20)
+    // Readers skip bad lines rather than give up: most mutated inputs still ingest.
+    #expect(failures < runs / 2, "\(failures) of \(runs) mutated inputs stopped the reader")
   }
 
   @Test func theLiteralParserSurvivesMutatedMetaLines() throws {
@@ -175,7 +176,7 @@ import Testing
       }
     }
     print("fuzz PythonLiteral: \(parsed) parsed, \(rejected) rejected with an offset")
-    #expect(parsed + rejected > 100)
+    #expect(parsed > 0 && rejected > 0)
   }
 }
 
