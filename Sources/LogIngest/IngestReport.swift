@@ -54,18 +54,21 @@ final class IngestReport {
   }
   var linesRead: Int { files.values.reduce(0) { $0 + $1.lines } }
 
-  /// Skips a malformed line, or throws when the run is strict.
-  ///
-  /// The message reads `'u.data' line 17: field 'timestamp' is not an integer ("abc")`; the error
-  /// adds what to do.
-  /// - Parameters:
-  ///   - reason: a short snake-case key for the report (`bad_timestamp`).
-  ///   - file: the file's base name.
-  ///   - line: the 1-based line number (the first line of a multi-line CSV record).
-  ///   - field: the field at fault, when there is one.
-  ///   - problem: what is wrong, starting lowercase.
   /// Parses a CSV field with `parse`; when it does not parse, skips the line with `reason` and the
   /// field's text ("is not an integer (\"abc\")") and returns nil.
+  /// The same for a field of a line (its bytes, surrounding spaces trimmed first).
+  func parsedField<Value>(
+    _ bytes: UnsafeBufferPointer<UInt8>, _ parse: (UnsafeBufferPointer<UInt8>) -> Value?, expected: String,
+    reason: String, file: String, line: Int, field: String
+  ) throws(PipelineError) -> Value? {
+    let trimmed = FieldParsing.trimmed(bytes)
+    if let value = parse(trimmed) { return value }
+    try skip(
+      reason, file: file, line: line, field: field, problem: "is not \(expected) (\"\(FieldParsing.preview(trimmed))\")"
+    )
+    return nil
+  }
+
   func parsedField<Value>(
     _ record: CSVRecord, _ column: Int, _ parse: (UnsafeBufferPointer<UInt8>) -> Value?, expected: String,
     reason: String, file: String, line: Int, field: String
@@ -77,6 +80,16 @@ final class IngestReport {
     return nil
   }
 
+  /// Skips a malformed line, or throws when the run is strict.
+  ///
+  /// The message reads `'u.data' line 17: field 'timestamp' is not an integer ("abc")`; the error
+  /// adds what to do.
+  /// - Parameters:
+  ///   - reason: a short snake-case key for the report (`bad_timestamp`).
+  ///   - file: the file's base name.
+  ///   - line: the 1-based line number (the first line of a multi-line CSV record).
+  ///   - field: the field at fault, when there is one.
+  ///   - problem: what is wrong, starting lowercase.
   func skip(_ reason: String, file: String, line: Int, field: String? = nil, problem: String) throws(PipelineError) {
     let message = "'\(file)' line \(line): " + (field.map { "field '\($0)' " } ?? "") + problem
     if strict {

@@ -240,34 +240,19 @@ enum MovieLensReader {
         )
         return
       }
-      let userField = FieldParsing.trimmed(line[field: fields[columns[0]]])
-      guard let userID = FieldParsing.integer(userField) else {
-        try report.skip(
-          "bad_user_id", file: name, line: number, field: "user id",
-          problem: "is not an integer (\"\(FieldParsing.preview(userField))\")")
-        return
+      func field<Value>(
+        _ column: Int, _ parse: (UnsafeBufferPointer<UInt8>) -> Value?, _ expected: String, _ reason: String,
+        _ fieldName: String
+      ) throws(PipelineError) -> Value? {
+        try report.parsedField(
+          line[field: fields[columns[column]]], parse, expected: expected, reason: reason, file: name, line: number,
+          field: fieldName)
       }
-      let movieField = FieldParsing.trimmed(line[field: fields[columns[1]]])
-      guard let movieID = FieldParsing.integer(movieField) else {
-        try report.skip(
-          "bad_item_id", file: name, line: number, field: "movie id",
-          problem: "is not an integer (\"\(FieldParsing.preview(movieField))\")")
-        return
-      }
-      let ratingField = FieldParsing.trimmed(line[field: fields[columns[2]]])
-      guard let rating = FieldParsing.decimal(ratingField) else {
-        try report.skip(
-          "bad_rating", file: name, line: number, field: "rating",
-          problem: "is not a number (\"\(FieldParsing.preview(ratingField))\")")
-        return
-      }
-      let timestampField = FieldParsing.trimmed(line[field: fields[columns[3]]])
-      guard let timestamp = FieldParsing.integer(timestampField) else {
-        try report.skip(
-          "bad_timestamp", file: name, line: number, field: "timestamp",
-          problem: "is not an integer (\"\(FieldParsing.preview(timestampField))\")")
-        return
-      }
+      guard let userID = try field(0, FieldParsing.integer, "an integer", "bad_user_id", "user id"),
+        let movieID = try field(1, FieldParsing.integer, "an integer", "bad_item_id", "movie id"),
+        let rating = try field(2, FieldParsing.decimal, "a number", "bad_rating", "rating"),
+        let timestamp = try field(3, FieldParsing.integer, "an integer", "bad_timestamp", "timestamp")
+      else { return }
       guard let item = itemIndex[movieID] else {
         try report.skip(
           "unknown_item", file: name, line: number, field: "movie id",
