@@ -13,7 +13,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STREAMING_VENV := .venv-streaming
 STAGES := ingest prepare tokenizer trie cf soft-labels
-BENCH ?= tokenizer tokenizer_train sasrec ease softlabels
+BENCH ?= tokenizer tokenizer_train sasrec ease softlabels ingest
 APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev pkg-config zstd python3-venv curl
 
 .PHONY: all build pipeline fetch-data $(STAGES) status merge validate test test-swift test-python deps deps-system deps-python \
@@ -108,7 +108,7 @@ check-imports:
 	python3 .ci/check_imports.py
 
 # Side-by-side benchmarks against the peers, printing ratios (Benchmarks/README.md). Never a test.
-# BENCH picks which: tokenizer tokenizer_train sasrec ease softlabels (default all).
+# BENCH picks which: tokenizer tokenizer_train sasrec ease softlabels ingest (default all).
 bench: build $(VENV)/.installed
 	set -e; for b in $(BENCH); do \
 	  TCA_BIN=$(BIN) TCA_SHARED_DATA=$${TCA_SHARED_DATA:-$(TCA_DATA)} $(PYTHON) Benchmarks/$${b}_bench.py; \

@@ -9,6 +9,8 @@ public struct ParameterSpecification: Sendable {
     case boolean
     case choice([String])
     case stringList
+    /// A list of integers, each at least `minimum`, of exactly `count` entries when given.
+    case integerList(minimum: Int64, count: Int?)
     case object
     /// A positive integer, or the string `all` (the soft-label stage's `k`).
     case countOrAll(minimum: Int64)
@@ -54,6 +56,16 @@ public struct ParameterSpecification: Sendable {
     case .stringList:
       guard let array = value.arrayValue, array.allSatisfy({ $0.stringValue != nil }) else {
         return "expected a list of strings, found \(value.typeName)"
+      }
+    case .integerList(let minimum, let count):
+      guard let array = value.arrayValue,
+        array.allSatisfy({ if case .integer = $0 { return true } else { return false } })
+      else {
+        return "expected a list of integers, found \(value.typeName)"
+      }
+      if let count, array.count != count { return "must list \(count) integers, found \(array.count)" }
+      if let small = array.compactMap(\.integerValue).first(where: { $0 < minimum }) {
+        return "must hold integers of at least \(minimum), found \(small)"
       }
     case .object:
       if value.objectValue == nil { return "expected an object, found \(value.typeName)" }
@@ -135,6 +147,14 @@ public struct StageParameters: Sendable {
       throw .usage("stage '\(stage)': parameter '\(name)' must be a boolean, found \(value.typeName)")
     }
     return flag
+  }
+
+  public func integerList(_ name: String) throws(PipelineError) -> [Int] {
+    guard let value = values[name], value != .null else { return [] }
+    guard let array = value.arrayValue else {
+      throw .usage("stage '\(stage)': parameter '\(name)' must be a list of integers, found \(value.typeName)")
+    }
+    return array.compactMap(\.integerValue).map { Int($0) }
   }
 
   public func stringList(_ name: String) throws(PipelineError) -> [String] {

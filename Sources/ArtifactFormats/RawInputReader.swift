@@ -96,15 +96,224 @@ public final class RawInputReader {
     }
   }
 
-  /// Streams the decompressed bytes through `sink`.
+  /// Streams the decompressed bytes through `sink`, read (and decompressed) on a second thread
+  /// (`BackgroundReader`) while `sink` runs here, the buffers handed over in order.
   private func readDecompressed(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+    let reader = BackgroundReader(
+      descriptor: descriptor, path: path, compression: compression, allowTruncated: allowTruncated,
+      gzip: compression == .gzip ? try GzipDecompressor() : nil,
+      zstd: compression == .zstd ? ZstdDecompressor() : nil, chunkSize: chunkSize,
+      bufferCount: Self.bufferCount)
+    try reader.start()
+    defer { reader.stop() }
+    while let filled = reader.next() {
+      bytesRead = filled.bytesRead
+      try sink(UnsafeRawBufferPointer(rebasing: reader.buffers[filled.buffer][0..<filled.count]))
+      reader.recycle(filled.buffer)
+    }
+    reader.stop()
+    bytesRead = reader.bytesRead
+    if let failure = reader.failure { throw failure }
+    truncatedAt = reader.truncatedAt
+  }
+
+  /// How many chunks may be ready or in use at once (memory: that many × `chunkSize`).
+  static let bufferCount = 4
+}
+
+/// Reads a file on a thread of its own, decompressing a gzip or zstd one, into a few buffers, which
+/// the reading thread takes in order (`next`) and gives back (`recycle`) once it has used them:
+/// memory stays at `bufferCount` × `chunkSize` however far ahead the thread could run. (Even a
+/// plain file gains: the kernel's copy into the buffers happens on the other core.)
+///
+/// The decompression calls are the ones a single thread makes (4 MiB of input, then calls into
+/// a whole 4 MiB output buffer until the input is used), so a corrupt or truncated stream fails at
+/// the same byte offset with the same message; the failure (or, with `allowTruncated`, where it
+/// stopped) is reported after every buffer decompressed before it.
+private final class BackgroundReader: @unchecked Sendable {
+  /// A decompressed buffer ready to be read.
+  struct Filled {
+    var buffer: Int
+    var count: Int
+    /// Bytes of the file consumed before this buffer's input chunk (after it, for a plain file),
+    /// for progress.
+    var bytesRead: Int64
+  }
+
+  let buffers: [UnsafeMutableRawBufferPointer]
+  private let descriptor: Int32
+  private let path: String
+  private let compression: RawInputReader.Compression
+  private let allowTruncated: Bool
+  private let gzip: GzipDecompressor?
+  private let zstd: ZstdDecompressor?
+  private let chunkSize: Int
+
+  // Guarded by `mutex`; `changed` is signalled whenever any of them changes.
+  private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+  private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+  private var freeBuffers: [Int]
+  private var ready: [Filled] = []
+  private var readyStart = 0
+  private var finished = false
+  private var cancelled = false
+  /// Set by the thread before `finished`; read after it.
+  private(set) var failure: (any Error)?
+  private(set) var truncatedAt: Int64?
+  private(set) var bytesRead: Int64 = 0
+
+  private var thread: pthread_t?
+
+  init(
+    descriptor: Int32, path: String, compression: RawInputReader.Compression, allowTruncated: Bool,
+    gzip: GzipDecompressor?, zstd: ZstdDecompressor?, chunkSize: Int, bufferCount: Int
+  ) {
+    self.descriptor = descriptor
+    self.path = path
+    self.compression = compression
+    self.allowTruncated = allowTruncated
+    self.gzip = gzip
+    self.zstd = zstd
+    self.chunkSize = chunkSize
+    buffers = (0..<bufferCount).map { _ in
+      UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
+    }
+    freeBuffers = Array(buffers.indices.reversed())
+    pthread_mutex_init(mutex, nil)
+    pthread_cond_init(changed, nil)
+  }
+
+  deinit {
+    for buffer in buffers { buffer.deallocate() }
+    pthread_cond_destroy(changed)
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+    changed.deallocate()
+  }
+
+  /// Starts the decompressing thread.
+  func start() throws {
+    let context = Unmanaged.passRetained(self).toOpaque()
+    var thread = pthread_t()
+    let code = pthread_create(
+      &thread, nil,
+      { context in
+        let decompressor = Unmanaged<BackgroundReader>.fromOpaque(context!).takeRetainedValue()
+        decompressor.run()
+        return nil
+      }, context)
+    guard code == 0 else {
+      Unmanaged<BackgroundReader>.fromOpaque(context).release()
+      throw PipelineError(.invalidInput, "cannot start a thread to read '\(path)': \(errnoDescription(code))")
+    }
+    self.thread = thread
+  }
+
+  /// Stops the thread (when the reader gives up early) and waits for it; idempotent.
+  func stop() {
+    guard let thread else { return }
+    withLock {
+      cancelled = true
+      pthread_cond_broadcast(changed)
+    }
+    pthread_join(thread, nil)
+    self.thread = nil
+  }
+
+  /// The next decompressed buffer in order, waiting for it; `nil` after the last one.
+  func next() -> Filled? {
+    withLock {
+      while readyStart == ready.count && !finished { pthread_cond_wait(changed, mutex) }
+      guard readyStart < ready.count else { return nil }
+      let filled = ready[readyStart]
+      readyStart += 1
+      if readyStart == ready.count {
+        ready.removeAll(keepingCapacity: true)
+        readyStart = 0
+      }
+      pthread_cond_broadcast(changed)
+      return filled
+    }
+  }
+
+  /// Gives a buffer that `next` returned back for decompression.
+  func recycle(_ buffer: Int) {
+    withLock {
+      freeBuffers.append(buffer)
+      pthread_cond_broadcast(changed)
+    }
+  }
+
+  private func withLock<Result>(_ body: () -> Result) -> Result {
+    pthread_mutex_lock(mutex)
+    defer { pthread_mutex_unlock(mutex) }
+    return body()
+  }
+
+  // MARK: The decompressing thread
+
+  private func run() {
+    let failure: (any Error)?
+    do {
+      try decompress()
+      failure = nil
+    } catch {
+      failure = error
+    }
+    withLock {
+      self.failure = failure
+      finished = true
+      pthread_cond_broadcast(changed)
+    }
+  }
+
+  /// A free buffer to decompress into, waiting for one; `nil` once the reader has stopped.
+  private func takeFreeBuffer() -> Int? {
+    withLock {
+      while freeBuffers.isEmpty && !cancelled { pthread_cond_wait(changed, mutex) }
+      return cancelled ? nil : freeBuffers.removeLast()
+    }
+  }
+
+  private func publish(_ filled: Filled) {
+    withLock {
+      ready.append(filled)
+      pthread_cond_broadcast(changed)
+    }
+  }
+
+  private func decompress() throws {
+    guard var output = takeFreeBuffer() else { return }
+    var offset: Int64 = 0
+    if compression == .none {
+      while true {
+        let count = read(descriptor, buffers[output].baseAddress!, chunkSize)
+        if count < 0 {
+          if errno == EINTR { continue }
+          throw PipelineError(.invalidInput, "cannot read '\(path)' at byte \(offset): \(errnoDescription(errno))")
+        }
+        if count == 0 { break }
+        offset += Int64(count)
+        bytesRead = offset
+        publish(Filled(buffer: output, count: count, bytesRead: offset))
+        guard let next = takeFreeBuffer() else { return }
+        output = next
+      }
+      return
+    }
     let input = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
     defer { input.deallocate() }
-    let output = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
-    defer { output.deallocate() }
-    let gzip = compression == .gzip ? try GzipDecompressor() : nil
-    let zstd = compression == .zstd ? ZstdDecompressor() : nil
-    var offset: Int64 = 0
+    /// Hands the output buffer's first `produced` bytes over; `false` when the reader has stopped.
+    func hand(_ produced: Int) -> Bool {
+      publish(Filled(buffer: output, count: produced, bytesRead: offset))
+      guard let next = takeFreeBuffer() else { return false }
+      output = next
+      return true
+    }
+    func decompress(_ input: UnsafeRawBufferPointer) throws -> (consumed: Int, produced: Int) {
+      if let gzip { return try gzip.decompress(input, into: buffers[output]) }
+      return try zstd!.decompress(input, into: buffers[output])
+    }
     while true {
       let count = read(descriptor, input.baseAddress!, chunkSize)
       if count < 0 {
@@ -112,23 +321,13 @@ public final class RawInputReader {
         throw PipelineError(.invalidInput, "cannot read '\(path)' at byte \(offset): \(errnoDescription(errno))")
       }
       if count == 0 { break }
-      if compression == .none {
-        offset += Int64(count)
-        bytesRead = offset
-        try sink(UnsafeRawBufferPointer(rebasing: input[0..<count]))
-        continue
-      }
       var consumedTotal = 0
       while true {
         let remaining = UnsafeRawBufferPointer(rebasing: input[consumedTotal..<count])
         let consumed: Int
         let produced: Int
         do {
-          if let gzip {
-            (consumed, produced) = try gzip.decompress(remaining, into: output)
-          } else {
-            (consumed, produced) = try zstd!.decompress(remaining, into: output)
-          }
+          (consumed, produced) = try decompress(remaining)
         } catch {
           if allowTruncated {
             truncatedAt = offset + Int64(consumedTotal)
@@ -140,25 +339,21 @@ public final class RawInputReader {
           )
         }
         consumedTotal += consumed
-        if produced > 0 { try sink(UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
-        if consumedTotal >= count && produced < output.count { break }
+        if produced > 0 && !hand(produced) { return }
+        if consumedTotal >= count && produced < chunkSize { break }
         if consumed == 0 && produced == 0 { break }
       }
       offset += Int64(count)
       bytesRead = offset
     }
     // Drain output the decompressor still holds.
-    while compression != .none {
+    while true {
       let produced: Int
       do {
-        if let gzip {
-          produced = try gzip.decompress(UnsafeRawBufferPointer(start: nil, count: 0), into: output).produced
-        } else {
-          produced = try zstd!.decompress(UnsafeRawBufferPointer(start: nil, count: 0), into: output).produced
-        }
+        produced = try decompress(UnsafeRawBufferPointer(start: nil, count: 0)).produced
       } catch { break }
       if produced == 0 { break }
-      try sink(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
+      if !hand(produced) { return }
     }
     let complete = gzip?.isAtMemberBoundary ?? zstd?.isAtFrameBoundary ?? true
     if !complete {

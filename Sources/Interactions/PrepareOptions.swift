@@ -22,7 +22,39 @@ public struct PrepareOptions: Equatable, Sendable {
     case none, first, last
   }
 
+  /// How events with equal timestamps are ordered.
+  public enum TieBreak: String, CaseIterable, Sendable {
+    /// By their position in the source log.
+    case source
+    /// As the official TCA4Rec preprocessing: ids are numbered in (timestamp, raw user id, raw item
+    /// id, source position) order, then each user's sequence is (timestamp, item id, that order).
+    case tca4rec
+  }
+
+  /// How `downsample_*` chooses samples.
+  public enum DownsampleMethod: String, CaseIterable, Sendable {
+    /// Our seeded partial Fisher–Yates; the chosen samples keep their original order.
+    case seeded
+    /// pandas' `DataFrame.sample(k, random_state=seed)` (NumPy's legacy `RandomState`), every split
+    /// with the same seed, samples in drawn order: the official `train_10000.csv` and friends.
+    case numpy
+  }
+
+  /// Extra files the stage writes beside the samples.
+  public enum Export: String, CaseIterable, Sendable {
+    case none
+    /// The official TCA4Rec CSV layout in `tca4rec/` (`TCA4RecExport`).
+    case tca4recCSV = "tca4rec-csv"
+  }
+
   public var sampleProtocol: SampleProtocol = .leaveOneOut
+  /// Keeps events later than the last event's timestamp minus this many 30-day months; 0 keeps all.
+  public var windowMonths = 0
+  public var tieBreak: TieBreak = .source
+  public var downsampleMethod: DownsampleMethod = .seeded
+  public var export: Export = .none
+  /// The sizes of the exported `train_<a>.csv`, `valid_<b>.csv`, `test_<c>.csv` samples.
+  public var exportSamples = [10_000, 5_000, 5_000]
   /// Users with fewer events are removed, repeatedly, together with `itemKCore`; 0 disables.
   public var userKCore = 5
   /// Items with fewer events are removed, repeatedly, together with `userKCore`; 0 disables.
@@ -69,6 +101,19 @@ public struct PrepareOptions: Equatable, Sendable {
       downsample[split] = try parameters.integer("downsample_\(split.rawValue)")
     }
     seed = Int64(try parameters.integer("seed"))
+    windowMonths = try parameters.optionalInteger("window_months") ?? 0
+    func choice<Value: RawRepresentable<String>>(_ name: String, _ fallback: Value) throws(PipelineError) -> Value {
+      guard let text = try parameters.optionalString(name) else { return fallback }
+      guard let value = Value(rawValue: text) else {
+        throw .usage("stage '\(parameters.stage)': parameter '\(name)' has no value '\(text)'")
+      }
+      return value
+    }
+    tieBreak = try choice("tie_break", TieBreak.source)
+    downsampleMethod = try choice("downsample_method", DownsampleMethod.seeded)
+    export = try choice("export", Export.none)
+    let samples = try parameters.integerList("export_samples")
+    if !samples.isEmpty { exportSamples = samples }
     try check(stage: parameters.stage)
   }
 
@@ -87,6 +132,17 @@ public struct PrepareOptions: Equatable, Sendable {
     if trainRatio + validRatio > 1 + 1e-12 {
       throw bad(
         "valid_ratio", "plus train_ratio must be at most 1, found \(trainRatio) + \(validRatio); lower one of them")
+    }
+    if windowMonths < 0 { throw bad("window_months", "must be at least 0, found \(windowMonths)") }
+    if exportSamples.count != 3 || exportSamples.contains(where: { $0 < 1 }) {
+      throw bad("export_samples", "must list three sizes of at least 1 (train, valid, test), found \(exportSamples)")
+    }
+    if downsampleMethod == .numpy && !(0...Int64(UInt32.max)).contains(seed) {
+      throw bad("seed", "must be between 0 and 2^32 - 1 for downsample_method numpy (NumPy's rule), found \(seed)")
+    }
+    if export == .tca4recCSV && sampleProtocol != .slidingWindow {
+      throw bad(
+        "export", "tca4rec-csv needs protocol sliding-window (the official layout), found \(sampleProtocol.rawValue)")
     }
     for split in SplitName.allCases where (downsample[split] ?? 0) < 0 {
       throw bad("downsample_\(split.rawValue)", "must be at least 0, found \(downsample[split]!)")

@@ -51,7 +51,40 @@ public enum PrepareStage: PipelineStage {
       "keep this many test samples chosen by seeded sampling, in their original order; 0 keeps all"),
     ParameterSpecification(
       "seed", .integer(minimum: nil, maximum: nil), default: 42, "seed of the down-sampling"),
+    ParameterSpecification(
+      "window_months", .integer(minimum: 0, maximum: nil), default: 0,
+      "keep events later than the last event's time minus this many 30-day months (the official TCA4Rec value for Toys and Sports is 48); 0 keeps all"
+    ),
+    ParameterSpecification(
+      "tie_break", .choice(PrepareOptions.TieBreak.allCases.map(\.rawValue)), default: "source",
+      "order of events with equal timestamps: source (the log's order) or tca4rec (raw user id, raw item id, then per user by item id, as the official preprocessing)"
+    ),
+    ParameterSpecification(
+      "downsample_method", .choice(PrepareOptions.DownsampleMethod.allCases.map(\.rawValue)), default: "seeded",
+      "seeded (ours; chosen samples keep their order) or numpy (pandas DataFrame.sample(k, random_state=seed): the official train_10000/valid_5000/test_5000, in drawn order)"
+    ),
+    ParameterSpecification(
+      "export", .choice(PrepareOptions.Export.allCases.map(\.rawValue)), default: "none",
+      "also write tca4rec/ with the official TCA4Rec CSV layout (item.csv, user.csv, train/valid/test.csv, their samples, data_stat.json); needs sliding-window"
+    ),
+    ParameterSpecification(
+      "export_samples", .integerList(minimum: 1, count: 3), default: [10000, 5000, 5000],
+      "export tca4rec-csv: sizes of the train_<a>.csv, valid_<b>.csv, test_<c>.csv samples"),
   ]
+
+  /// Drops the parameters added after the first release while they hold their defaults, so that
+  /// earlier pipelines keep their keys.
+  public static func normalizeParameters(_ parameters: StageParameters, file: String) throws(PipelineError)
+    -> StageParameters
+  {
+    var normalized = parameters
+    let defaults: [(String, JSONValue)] = [
+      ("window_months", 0), ("tie_break", "source"), ("downsample_method", "seeded"), ("export", "none"),
+    ]
+    for (name, value) in defaults where normalized.values[name] == value { normalized.values[name] = nil }
+    if normalized.values["export"] == nil { normalized.values["export_samples"] = nil }
+    return normalized
+  }
 
   public static let inputs = [
     InputSpecification(name: "interactions", producer: "ingest", summary: "the interaction log to prepare")
@@ -62,9 +95,11 @@ public enum PrepareStage: PipelineStage {
   public static func rawFiles(_ parameters: StageParameters) throws(PipelineError) -> [String: String] { [:] }
 
   /// What `prepare(_:options:)` computes: the artifact's contents and its report.
-  public struct Output: Equatable, Sendable {
+  public struct Output: Sendable {
     public var samples: PreparedSamples
     public var report: PrepareReport
+    /// Extra files (`export`), paths relative to the artifact directory.
+    public var exports: [(path: String, bytes: [UInt8])] = []
 
     /// The manifest metrics: `users`, `items`, `events` (after filtering) and the sample counts.
     public var metrics: JSONValue {
@@ -85,17 +120,28 @@ public enum PrepareStage: PipelineStage {
     try options.check()
     var samples: PreparedSamples
     var report: PrepareReport
+    var exports: [(path: String, bytes: [UInt8])] = []
     switch options.sampleProtocol {
     case .leaveOneOut, .slidingWindow:
+      let official = options.tieBreak == .tca4rec
+      let ties =
+        official
+        ? "events with equal timestamps are ordered by (raw user id, raw item id, source position) for numbering, then each user's by (item id, that order), as the official TCA4Rec preprocessing"
+        : "events with equal timestamps keep their order in the source log (stable sort on source position)"
       report = PrepareReport(
         sampleProtocol: options.sampleProtocol,
-        idOrder:
-          "items and users are numbered from 1 in order of first appearance in the kept events sorted by (timestamp, source position); 0 is padding",
+        idOrder: official
+          ? "items and users are numbered from 1 in order of first appearance in the kept events sorted by (timestamp, raw user id, raw item id, source position); 0 is padding"
+          : "items and users are numbered from 1 in order of first appearance in the kept events sorted by (timestamp, source position); 0 is padding",
         tieRule: options.sampleProtocol == .leaveOneOut
-          ? "events with equal timestamps keep their order in the source log (stable sort on source position); each split is ordered by user id, then position in the user's sequence"
-          : "events with equal timestamps keep their order in the source log (stable sort on source position); samples are ordered by (timestamp, user id, item id, position in the user's sequence) before the split"
+          ? ties + "; each split is ordered by user id, then position in the user's sequence"
+          : ties
+            + "; samples are ordered by (timestamp, user id, item id, position in the user's sequence) before the split"
       )
       let sequences = try UserSequences.build(from: log, options: options, report: &report)
+      if options.export == .tca4recCSV {
+        exports = try TCA4RecExport.files(log: log, sequences: sequences, options: options)
+      }
       let splits =
         options.sampleProtocol == .leaveOneOut
         ? LeaveOneOut.samples(sequences, options: options) : SlidingWindow.samples(sequences, options: options)
@@ -118,7 +164,7 @@ public enum PrepareStage: PipelineStage {
     }
     Downsampling.apply(&samples.splits, options: options)
     report.summarize(samples)
-    return Output(samples: samples, report: report)
+    return Output(samples: samples, report: report, exports: exports)
   }
 
   public static func run(_ context: StageContext) throws -> JSONValue {
@@ -132,6 +178,10 @@ public enum PrepareStage: PipelineStage {
     let output = try prepare(log, options: options)
     try output.samples.write(to: context.outputDirectory)
     try FileSystem.writeText(context.outputPath(PreparedSamples.reportFile), output.report.json.prettyText())
+    for (path, bytes) in output.exports {
+      try FileSystem.createDirectory(FileSystem.parentPath(context.outputPath(path)))
+      try FileSystem.writeFile(context.outputPath(path), bytes)
+    }
     for step in output.report.steps {
       context.diagnostics.detail("prepare: after \(step.name): \(step.counts)")
     }

@@ -31,6 +31,10 @@ enum AmazonReader {
     /// The meta file's id field.
     var metaItemField: String
     var metaLayout: MetaLayout
+    /// The official TCA4Rec reading of a review line (`preset: tca4rec`): `user_id` when the line has
+    /// it, else the user field; `asin` unless missing or null, else `parent_asin`; `timestamp` when
+    /// present, else the time field (taken as it is).
+    var officialFieldFallbacks = false
 
     /// How a meta file's lines are written and which fields items keep (`itemRecord`).
     enum MetaLayout: Sendable {
@@ -64,45 +68,95 @@ enum AmazonReader {
   /// Valid reviews before the meta file says which items are known; user and item indices are
   /// provisional (first appearance among all valid reviews).
   struct PendingEvents {
-    var itemKeys: [String] = []
-    var itemIndex: [String: UInt32] = [:]
-    var userKeys: [String] = []
-    var userIndex: [String: UInt32] = [:]
+    private var items = RawIDInterner()
+    private var users = RawIDInterner()
+    /// Events whose ids `flush()` has yet to number.
+    private var queued: [(user: RawIDInterner.Probe, item: RawIDInterner.Probe)] = []
+    /// Keeps the slot loads of `flush()` from being optimized away.
+    private var touched: UInt64 = 0
     var user: [UInt32] = []
     var item: [UInt32] = []
     var time: [Int64] = []
     var rating: [Float] = []
     var line: [Int] = []
 
+    /// The item ids by provisional index, and the index of each.
+    var itemKeys: [String] { items.keys }
+    var itemIndex: [String: UInt32] { items.index }
+    /// The user ids by provisional index, and the index of each.
+    var userKeys: [String] { users.keys }
+    var userIndex: [String: UInt32] { users.index }
+
     mutating func append(user userKey: String, item itemKey: String, time: Int64, rating: Float, line: Int) {
-      user.append(Self.index(of: userKey, keys: &userKeys, index: &userIndex))
-      item.append(Self.index(of: itemKey, keys: &itemKeys, index: &itemIndex))
+      flush()
+      user.append(users.index(of: userKey))
+      item.append(items.index(of: itemKey))
+      appendValues(time: time, rating: rating, line: line)
+    }
+
+    /// `append` with the ids as their UTF-8 bytes (valid UTF-8): a `String` is made only for an id
+    /// not seen before, and ids are the same id exactly when their strings are equal, as there.
+    ///
+    /// Short ids are looked up 16 events at a time, their table slots loaded together first so
+    /// that the cache misses overlap: `user` and `item` lag until `flush()`, which must come
+    /// before they are read.
+    mutating func append(
+      userUTF8: UnsafeBufferPointer<UInt8>, itemUTF8: UnsafeBufferPointer<UInt8>, time: Int64, rating: Float,
+      line: Int
+    ) {
+      if let userProbe = RawIDInterner.Probe(userUTF8), let itemProbe = RawIDInterner.Probe(itemUTF8) {
+        queued.append((userProbe, itemProbe))
+        appendValues(time: time, rating: rating, line: line)
+        if queued.count == 16 { flush() }
+        return
+      }
+      flush()
+      user.append(users.index(ofUTF8: userUTF8))
+      item.append(items.index(ofUTF8: itemUTF8))
+      appendValues(time: time, rating: rating, line: line)
+    }
+
+    /// Numbers the ids `append(userUTF8:…)` has queued.
+    mutating func flush() {
+      guard !queued.isEmpty else { return }
+      var loaded: UInt64 = 0
+      for (userProbe, itemProbe) in queued { loaded ^= users.touch(userProbe) ^ items.touch(itemProbe) }
+      touched = loaded
+      for (userProbe, itemProbe) in queued {
+        user.append(users.index(of: userProbe))
+        item.append(items.index(of: itemProbe))
+      }
+      queued.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func appendValues(time: Int64, rating: Float, line: Int) {
       self.time.append(time)
       self.rating.append(rating)
       self.line.append(line)
-    }
-
-    static func index(of key: String, keys: inout [String], index: inout [String: UInt32]) -> UInt32 {
-      if let known = index[key] { return known }
-      let new = UInt32(keys.count)
-      index[key] = new
-      keys.append(key)
-      return new
     }
   }
 
   /// Reads the reviews and (when `metadata`) the meta file into a log.
   /// - Complexity: O(bytes of both files); memory O(events + reviewed items + users).
+  /// With `tca4rec` rules the meta file is read by `readTCA4RecMetadata`, and reviews of items the
+  /// rules drop (or the meta file does not list) are filtered, as the official script does, and
+  /// counted in the report's `tca4rec` entry rather than skipped as malformed.
   static func read(
-    _ inputs: IngestInputs, edition: Edition, format: ReviewFormat, metadata: Bool
+    _ inputs: IngestInputs, edition: Edition, format: ReviewFormat, metadata: Bool,
+    tca4rec rules: TCA4RecItemRules? = nil
   ) throws -> InteractionLog {
     var pending = PendingEvents()
+    var edition = edition
+    edition.officialFieldFallbacks = rules != nil
     switch format {
     case .jsonLines: try readReviewLines(inputs, edition: edition, into: &pending)
     case .ratingCSV: try readRatingCSV(inputs, edition: edition, into: &pending)
     }
     let records: [ItemRecord?]
-    if metadata {
+    if let rules {
+      records = try readTCA4RecMetadata(
+        inputs, rules: rules, wanted: pending.itemIndex, count: pending.itemKeys.count)
+    } else if metadata {
       records = try readMetadata(inputs, edition: edition, wanted: pending.itemIndex, count: pending.itemKeys.count)
     } else {
       records = pending.itemKeys.map { ItemRecord(rawID: $0, title: nil) }
@@ -111,12 +165,15 @@ enum AmazonReader {
       edition.millisecondTimes
         ? "unix seconds: '\(edition.timeField)' milliseconds divided by 1000, rounded down (sub-second parts dropped)"
         : "unix seconds ('\(edition.timeField)')")
-    return try assemble(pending, records: records, inputs: inputs)
+    return try assemble(pending, records: records, inputs: inputs, unknownItemsAreFiltered: rules != nil)
   }
 
   /// Keeps the events of known items; items and users get their final indices by first appearance.
-  static func assemble(_ pending: PendingEvents, records: [ItemRecord?], inputs: IngestInputs) throws -> InteractionLog
-  {
+  /// A review of an unknown item is a skipped line (`unknown_item`), or with
+  /// `unknownItemsAreFiltered` a count in the report's `tca4rec` entry (`reviews_of_dropped_items`).
+  static func assemble(
+    _ pending: PendingEvents, records: [ItemRecord?], inputs: IngestInputs, unknownItemsAreFiltered: Bool = false
+  ) throws -> InteractionLog {
     let report = inputs.report
     let reviewsName = try inputs.name(reviewsRole)
     let metaName = inputs.rawFiles[metaRole].map(FileSystem.baseName) ?? "the meta file"
@@ -127,9 +184,14 @@ enum AmazonReader {
     log.eventItem.reserveCapacity(pending.user.count)
     log.eventTime.reserveCapacity(pending.user.count)
     log.eventRating.reserveCapacity(pending.user.count)
+    var filtered = 0
     for event in pending.user.indices {
       let provisionalItem = Int(pending.item[event])
       guard let record = records[provisionalItem] else {
+        if unknownItemsAreFiltered {
+          filtered += 1
+          continue
+        }
         try report.skip(
           "unknown_item", file: reviewsName, line: pending.line[event], field: "item",
           problem: "names '\(pending.itemKeys[provisionalItem])', which '\(metaName)' does not list")
@@ -153,6 +215,10 @@ enum AmazonReader {
         log.users.append(pending.userKeys[provisionalUser])
       }
       log.appendEvent(user: user, item: item, time: pending.time[event], rating: pending.rating[event])
+    }
+    if unknownItemsAreFiltered, case .object(var entry)? = report.extra["tca4rec"] {
+      entry["reviews_of_dropped_items"] = JSONValue(filtered)
+      report.extra["tca4rec"] = .object(entry)
     }
     return log
   }
@@ -181,34 +247,88 @@ enum AmazonReader {
   // MARK: Reviews
 
   /// Reads JSON review lines.
+  ///
+  /// Each line goes first through `JSONFieldScanner`, which validates it as `JSONParser` would and
+  /// finds the four fields without building a tree; a line it is not sure of (anything unusual:
+  /// an error, an escaped id, a missing field, an odd number) goes through `readReviewLine`, the
+  /// full parse, so events, skip reasons and messages are the same either way.
   static func readReviewLines(_ inputs: IngestInputs, edition: Edition, into pending: inout PendingEvents) throws {
     let report = inputs.report
     let name = try inputs.name(reviewsRole)
+    var fields = [edition.userField, edition.itemField, edition.ratingField, edition.timeField]
+    let fallbacks = edition.officialFieldFallbacks
+    if fallbacks { fields += ["user_id", "timestamp"] }
+    var scanner = JSONFieldScanner(names: fields)
     try inputs.forEachLine(reviewsRole) { line, number in
-      guard let value = try parse(line, pythonLiteral: false, report: report, name, number) else { return }
-      guard let object = value.objectValue else {
-        try report.skip("bad_json", file: name, line: number, problem: "is a JSON \(value.typeName), not an object")
+      if scanner.scan(line), !fallbacks || (scanner.fields[4].kind == .missing && scanner.fields[5].kind == .missing),
+        appendScannedReview(
+          user: scanner.fields[0], item: scanner.fields[1], rating: scanner.fields[2], time: scanner.fields[3], line,
+          number, edition: edition, into: &pending)
+      {
         return
       }
-      guard
-        let user = try idField(object, edition.userField, reason: "bad_user_id", report: report, name, number),
-        let item = try idField(object, edition.itemField, reason: "bad_item_id", report: report, name, number)
-      else { return }
-      guard let rating = object[edition.ratingField]?.numberValue, rating.isFinite else {
-        try report.skip(
-          "bad_rating", file: name, line: number, field: edition.ratingField,
-          problem: describe(object[edition.ratingField], expected: "a number"))
-        return
-      }
-      guard case .integer(let time) = object[edition.timeField] else {
-        try report.skip(
-          "bad_timestamp", file: name, line: number, field: edition.timeField,
-          problem: describe(object[edition.timeField], expected: "an integer"))
-        return
-      }
-      pending.append(
-        user: user, item: item, time: seconds(time, edition: edition), rating: Float(rating), line: number)
+      try readReviewLine(line, number, edition: edition, report: report, name, into: &pending)
     }
+    pending.flush()
+  }
+
+  /// Appends the event of a line `JSONFieldScanner` accepted, when its fields are what a valid
+  /// review has (non-empty string ids, a number rating, an integer time); `false` when not.
+  private static func appendScannedReview(
+    user: JSONFieldScanner.Field, item: JSONFieldScanner.Field, rating: JSONFieldScanner.Field,
+    time: JSONFieldScanner.Field, _ line: UnsafeBufferPointer<UInt8>, _ number: Int, edition: Edition,
+    into pending: inout PendingEvents
+  ) -> Bool {
+    guard user.kind == .string, !user.range.isEmpty, item.kind == .string, !item.range.isEmpty,
+      time.kind == .integer
+    else { return false }
+    let ratingValue: Double
+    switch rating.kind {
+    case .integer: ratingValue = Double(rating.integer)
+    case .number: ratingValue = rating.number
+    default: return false
+    }
+    pending.append(
+      userUTF8: UnsafeBufferPointer(rebasing: line[user.range]),
+      itemUTF8: UnsafeBufferPointer(rebasing: line[item.range]), time: seconds(time.integer, edition: edition),
+      rating: Float(ratingValue), line: number)
+    return true
+  }
+
+  /// Reads one review line through `JSONParser`: its event, or the reason it is skipped.
+  private static func readReviewLine(
+    _ line: UnsafeBufferPointer<UInt8>, _ number: Int, edition: Edition, report: IngestReport, _ name: String,
+    into pending: inout PendingEvents
+  ) throws {
+    guard let value = try parse(line, pythonLiteral: false, report: report, name, number) else { return }
+    guard let object = value.objectValue else {
+      try report.skip("bad_json", file: name, line: number, problem: "is a JSON \(value.typeName), not an object")
+      return
+    }
+    var (userField, itemField, timeField) = (edition.userField, edition.itemField, edition.timeField)
+    if edition.officialFieldFallbacks {
+      if object["user_id"] != nil { userField = "user_id" }
+      if object["asin"] == nil || object["asin"] == .null { itemField = "parent_asin" }
+      if object["timestamp"] != nil { timeField = "timestamp" }
+    }
+    guard
+      let user = try idField(object, userField, reason: "bad_user_id", report: report, name, number),
+      let item = try idField(object, itemField, reason: "bad_item_id", report: report, name, number)
+    else { return }
+    guard let rating = object[edition.ratingField]?.numberValue, rating.isFinite else {
+      try report.skip(
+        "bad_rating", file: name, line: number, field: edition.ratingField,
+        problem: describe(object[edition.ratingField], expected: "a number"))
+      return
+    }
+    guard case .integer(let time) = object[timeField] else {
+      try report.skip(
+        "bad_timestamp", file: name, line: number, field: timeField,
+        problem: describe(object[timeField], expected: "an integer"))
+      return
+    }
+    pending.append(
+      user: user, item: item, time: seconds(time, edition: edition), rating: Float(rating), line: number)
   }
 
   /// Reads the 2023 benchmark's rating-only CSV (columns found by name in the header).

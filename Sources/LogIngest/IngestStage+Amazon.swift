@@ -51,7 +51,20 @@ extension IngestStage {
     let reviews = try inputs.name(AmazonReader.reviewsRole)
     let isCSV = [".csv", ".csv.gz", ".csv.zst"].contains { reviews.hasSuffix($0) }
     let format: AmazonReader.ReviewFormat = source == .amazon2023 && isCSV ? .ratingCSV : .jsonLines
+    let parameters = withDefaults(parameters)
+    var rules: TCA4RecItemRules?
+    switch try parameters.string("preset") {
+    case "tca4rec":
+      guard source == .amazon2018, format == .jsonLines, try parameters.boolean("metadata") else {
+        throw PipelineError.usage(
+          "stage '\(parameters.stage)': preset 'tca4rec' reproduces the official TCA4Rec preprocessing of Amazon 2018 review and meta JSON files; use it with source amazon-2018 and metadata: true (found source '\(source.rawValue)')"
+        )
+      }
+      rules = try TCA4RecItemRules(columns: try parameters.stringList("tca4rec_columns"), file: parameters.stage)
+    default:
+      rules = nil
+    }
     return try AmazonReader.read(
-      inputs, edition: edition, format: format, metadata: try withDefaults(parameters).boolean("metadata"))
+      inputs, edition: edition, format: format, metadata: try parameters.boolean("metadata"), tca4rec: rules)
   }
 }

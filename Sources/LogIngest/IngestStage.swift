@@ -110,6 +110,14 @@ public enum IngestStage: PipelineStage {
       "amazon-*: the item metadata, relative to path (default: meta_<category>.json.gz for 2014 and 2018, meta_<category>.jsonl for 2023)",
       entersKey: false),
     ParameterSpecification(
+      "preset", .choice(["none", "tca4rec"]), default: "none",
+      "amazon-2018: tca4rec applies the official TCA4Rec item rules to the meta file (titles cut to 50 characters and cleaned, extra columns, brand filter, first line per asin) and drops reviews of dropped items"
+    ),
+    ParameterSpecification(
+      "tca4rec_columns", .stringList, default: .null,
+      "preset tca4rec: the extra item columns, from brand, style, category (default: the official ones for category: Toys_and_Games brand; Sports_and_Outdoors brand, style, category; others none)"
+    ),
+    ParameterSpecification(
       "metadata", .boolean, default: true,
       "amazon-*: read the meta file (titles, brand, categories); false keeps every reviewed item, without a title",
       entersKey: false),
@@ -203,6 +211,19 @@ public enum IngestStage: PipelineStage {
       normalized.values["movies_encoding"] = .string(try moviesEncoding(parameters, source: source).rawValue)
     } else {
       normalized.values["movies_encoding"] = nil
+    }
+    // Added after the first release: the defaults leave earlier keys as they were; the preset's
+    // columns are spelled out because `category` (which picks them) does not enter the key.
+    if normalized.values["preset"] == "tca4rec" {
+      if normalized.values["tca4rec_columns"] == nil || normalized.values["tca4rec_columns"] == .null {
+        let category = normalized.values["category"]?.stringValue ?? ""
+        let columns = TCA4RecItemRules.forCategory(category).extraKeys.map { JSONValue.string($0.column) }
+        normalized.values["tca4rec_columns"] = .array(columns)
+      }
+      _ = try TCA4RecItemRules(columns: normalized.stringList("tca4rec_columns"), file: file)
+    } else {
+      normalized.values["preset"] = nil
+      normalized.values["tca4rec_columns"] = nil
     }
     return normalized
   }

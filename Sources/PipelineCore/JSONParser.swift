@@ -258,6 +258,8 @@ public struct JSONParser {
       let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
       if isInteger, let value = Int64(text) { return .integer(value) }
       guard let value = Double(text) else { throw SyntaxError(offset: start, reason: "invalid number") }
+      // `1e999` would be infinity, which JSON (and every artifact we write) cannot hold.
+      guard value.isFinite else { throw SyntaxError(offset: start, reason: "number out of range") }
       return .number(value)
     }
   }

@@ -4,16 +4,23 @@ import PipelineCore
 import TestSupport
 import Testing
 
+/// Every line of `path` through `RawInputReader`, checking the line numbers and that a complete
+/// read consumed the whole file.
+func readAllLines(_ path: String, allowTruncated: Bool = false) throws -> [String] {
+  let reader = try RawInputReader(path: path, allowTruncated: allowTruncated)
+  var result: [String] = []
+  try reader.forEachLine { line, number in
+    #expect(number == result.count + 1)
+    result.append(String(decoding: line, as: UTF8.self))
+  }
+  if !allowTruncated || reader.truncatedAt == nil { #expect(reader.bytesRead == reader.fileSize) }
+  return result
+}
+
 @Suite("Raw input reader")
 struct RawInputReaderTests {
   func lines(_ path: String, allowTruncated: Bool = false) throws -> [String] {
-    let reader = try RawInputReader(path: path, allowTruncated: allowTruncated)
-    var result: [String] = []
-    try reader.forEachLine { line, number in
-      #expect(number == result.count + 1)
-      result.append(String(decoding: line, as: UTF8.self))
-    }
-    return result
+    try readAllLines(path, allowTruncated: allowTruncated)
   }
 
   func run(_ arguments: [String]) throws {

@@ -145,3 +145,87 @@ private func randomEvents(seed: UInt64, count: Int, users: Int, items: Int, time
     #expect(try prepare(train: 1_000_000)[.train] == full[.train])
   }
 }
+
+/// The official TCA4Rec order, written out plainly: number users and items by first appearance in
+/// (time, raw user id, raw item id, source position) order (raw ids compared as UTF-8 bytes, Python's
+/// code-point order), then replay the events in (time, user id, item id, that order) order.
+private func naiveOfficialSlidingWindow(
+  _ events: [(String, String, Int64)], maximumHistory: Int
+) -> [SplitName: [RawSample]] {
+  let first = events.enumerated().sorted { left, right in
+    let (l, r) = (left.element, right.element)
+    if l.2 != r.2 { return l.2 < r.2 }
+    if l.0 != r.0 { return Array(l.0.utf8).lexicographicallyPrecedes(Array(r.0.utf8)) }
+    if l.1 != r.1 { return Array(l.1.utf8).lexicographicallyPrecedes(Array(r.1.utf8)) }
+    return left.offset < right.offset
+  }.map(\.element)
+  var userIDs: [String: Int] = [:]
+  var itemIDs: [String: Int] = [:]
+  for (user, item, _) in first {
+    if userIDs[user] == nil { userIDs[user] = userIDs.count + 1 }
+    if itemIDs[item] == nil { itemIDs[item] = itemIDs.count + 1 }
+  }
+  let second = first.enumerated().sorted { left, right in
+    let (l, r) = (left.element, right.element)
+    return (l.2, userIDs[l.0]!, itemIDs[l.1]!, left.offset) < (r.2, userIDs[r.0]!, itemIDs[r.1]!, right.offset)
+  }.map(\.element)
+  var histories: [String: [String]] = [:]
+  var all: [RawSample] = []
+  for (user, item, _) in second {
+    let earlier = histories[user, default: []]
+    if earlier.count >= maximumHistory {
+      all.append(RawSample(user: user, target: item, history: Array(earlier.suffix(maximumHistory))))
+    }
+    histories[user, default: []].append(item)
+  }
+  let trainCount = Int(Double(all.count) * 0.8)
+  let validCount = all.count / 10
+  return [
+    .train: Array(all[0..<trainCount]), .valid: Array(all[trainCount..<(trainCount + validCount)]),
+    .test: Array(all[(trainCount + validCount)...]),
+  ]
+}
+
+@Suite struct OfficialTieOrderTests {
+  @Test(arguments: [11, 12, 13, 14])
+  func tca4recTieBreakMatchesANaiveImplementation(seed: UInt64) throws {
+    // Three distinct times for hundreds of events: almost every event ties, within and across users,
+    // and raw ids sort differently as strings ("u10" < "u2") than by first appearance.
+    let events = randomEvents(seed: seed, count: 400, users: 12, items: 30, times: 3)
+    let expected = naiveOfficialSlidingWindow(events, maximumHistory: 3)
+    var options = makeOptions(.slidingWindow, minimumHistory: 3, maximumHistory: 3)
+    options.tieBreak = .tca4rec
+    let samples = try PrepareStage.prepare(makeLog(events), options: options).samples
+    for split in SplitName.allCases {
+      #expect(samples.rawSamples(split) == expected[split]!, "split \(split.rawValue)")
+    }
+    // The source order gives other samples on the same events (else this test would prove nothing).
+    let plain = try PrepareStage.prepare(
+      makeLog(events), options: makeOptions(.slidingWindow, minimumHistory: 3, maximumHistory: 3)
+    ).samples
+    #expect(plain.rawSamples(.train) != samples.rawSamples(.train))
+  }
+
+  @Test func windowKeepsEventsLaterThanTheLastMinusThirtyDayMonths() throws {
+    let month: Int64 = 30 * 24 * 3600
+    let last: Int64 = 1_600_000_000
+    // For each user: one event exactly at the cut (dropped: the official test is `>`), one a second
+    // later (kept), and later ones.
+    var events: [(String, String, Int64)] = []
+    for user in 0..<3 {
+      events.append(("u\(user)", "at-cut", last - 2 * month))
+      events.append(("u\(user)", "after-cut", last - 2 * month + 1))
+      for step in 0..<3 { events.append(("u\(user)", "i\(step)", last - Int64(step))) }
+    }
+    var options = makeOptions(.slidingWindow, minimumHistory: 1, maximumHistory: 5)
+    options.userKCore = 0
+    options.itemKCore = 0
+    options.windowMonths = 2
+    let output = try PrepareStage.prepare(makeLog(events), options: options)
+    let titles = Set(output.samples.items.map(\.rawID))
+    #expect(!titles.contains("at-cut"))
+    #expect(titles.contains("after-cut"))
+    #expect(output.report.steps.map(\.name).contains("window"))
+    #expect(output.report.steps.first { $0.name == "window" }?.events == 12)
+  }
+}

@@ -12,7 +12,7 @@ import Testing
     for parameter in IngestStage.parameters { defaults[parameter.name] = parameter.defaultValue ?? .null }
     #expect(
       JSONValue.object(defaults).canonicalText()
-        == #"{"allow_truncated":false,"category":"","datamaps_file":"datamaps.json","empty_title":"raw-id","item_file":"item.csv","item_map_file":"item_id_to_int.json","items":800,"mean_length":12.0,"meta_file":"","metadata":true,"movies_encoding":"default","path":"","reviews_file":"","seed":17,"sequence_file":"sequential_data.txt","source":null,"strict":false,"test_file":"test_5000.csv","title_file":"products_lookup.csv","title_source":"p5-datamaps","train_file":"train_10000.csv","users":2000,"valid_file":"valid_5000.csv"}"#
+        == #"{"allow_truncated":false,"category":"","datamaps_file":"datamaps.json","empty_title":"raw-id","item_file":"item.csv","item_map_file":"item_id_to_int.json","items":800,"mean_length":12.0,"meta_file":"","metadata":true,"movies_encoding":"default","path":"","preset":"none","reviews_file":"","seed":17,"sequence_file":"sequential_data.txt","source":null,"strict":false,"tca4rec_columns":null,"test_file":"test_5000.csv","title_file":"products_lookup.csv","title_source":"p5-datamaps","train_file":"train_10000.csv","users":2000,"valid_file":"valid_5000.csv"}"#
     )
     #expect(IngestStage.name == "ingest")
     #expect(IngestStage.inputs.isEmpty)
@@ -27,6 +27,28 @@ import Testing
     }
     #expect(key["source"] == "tca4rec-official")
     #expect(key["strict"] == false)
+  }
+
+  @Test func tca4recPresetKeysTheCategorysColumns() throws {
+    func key(_ parameters: [String: JSONValue]) throws -> [String: JSONValue] {
+      IngestStage.keyParameters(try IngestStage.resolveParameters(parameters, entry: "ingest", file: "test"))
+    }
+    let base: [String: JSONValue] = ["source": "amazon-2018", "path": "p", "category": "Toys_and_Games"]
+    // Without the preset neither parameter enters the key, so earlier keys are unchanged.
+    #expect(try key(base)["preset"] == nil)
+    #expect(try key(base)["tca4rec_columns"] == nil)
+    var preset = base
+    preset["preset"] = "tca4rec"
+    #expect(try key(preset)["tca4rec_columns"] == ["brand"])
+    preset["category"] = "Sports_and_Outdoors"
+    #expect(try key(preset)["tca4rec_columns"] == ["brand", "style", "category"])
+    preset["category"] = "Office_Products"
+    #expect(try key(preset)["tca4rec_columns"] == [])
+    preset["tca4rec_columns"] = ["style"]
+    #expect(try key(preset)["tca4rec_columns"] == ["style"])
+    preset["tca4rec_columns"] = ["colour"]
+    let error = #expect(throws: PipelineError.self) { try key(preset) }
+    #expect(error?.description.contains("'colour'") == true)
   }
 
   @Test func rawFilesByRoleForEachSource() throws {

@@ -61,4 +61,14 @@ struct JSONParserTests {
   @Test func rejectsInvalidUTF8InStrings() {
     #expect(throws: JSONParser.SyntaxError.self) { _ = try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
   }
+
+  @Test func numbersBeyondDoubleAreAnErrorNotInfinity() throws {
+    // Infinity has no JSON text, so a value holding it could not be reported or written back.
+    for text in ["1e999", "-1e999", "[1, 2e400]", "{\"overall\": 1E+309}"] {
+      let error = #expect(throws: JSONParser.SyntaxError.self) { _ = try JSONParser.parse(Array(text.utf8)) }
+      #expect(error?.reason == "number out of range", "\(text)")
+    }
+    #expect(try JSONParser.parse(Array("1e308".utf8)) == .number(1e308))
+    #expect(try JSONParser.parse(Array("1e-999".utf8)) == .number(0))
+  }
 }

@@ -1,4 +1,4 @@
-"""Writes Sources/Interactions/HTMLEntities.swift from Python's own tables (html.entities.html5 and the
+"""Writes Sources/LogIngest/HTMLEntities.swift from Python's own tables (html.entities.html5 and the
 private invalid-reference tables of the html module), so that our html.unescape is Python's exactly.
 
     python3 Tests/python/generate_html_entities.py            # rewrite the Swift file
@@ -9,7 +9,7 @@ import html.entities
 import pathlib
 import sys
 
-TARGET = pathlib.Path(__file__).resolve().parents[2] / "Sources" / "Interactions" / "HTMLEntities.swift"
+TARGET = pathlib.Path(__file__).resolve().parents[2] / "Sources" / "LogIngest" / "HTMLEntities.swift"
 
 
 def scalars(text: str) -> str:

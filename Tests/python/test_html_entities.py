@@ -1,4 +1,4 @@
-"""Sources/Interactions/HTMLEntities.swift is exactly what generate_html_entities.py makes from this Python's
+"""Sources/LogIngest/HTMLEntities.swift is exactly what generate_html_entities.py makes from this Python's
 html module (the tables TCA4RecText.htmlUnescape uses; TCA4RecTextTests compares the results with Python)."""
 import pathlib
 import subprocess

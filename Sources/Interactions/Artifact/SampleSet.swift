@@ -56,7 +56,7 @@ public struct SampleSet: Equatable, Sendable {
     historyOffsets.append(UInt64(historyValues.count))
   }
 
-  /// The samples at `indices` (ascending), in that order.
+  /// The samples at `indices`, in that order.
   public func selecting(_ indices: [Int]) -> SampleSet {
     var result = SampleSet()
     result.reserveCapacity(samples: indices.count, historyValues: indices.count * 8)

@@ -10,15 +10,19 @@ import LogIngest
 /// and `n // 10` valid ones; `Int(n × 0.1)` equals `n / 10` for every `n`, because the double nearest
 /// 0.1 is slightly above it. The official values are `minimumHistory` = `maximumHistory` = 10.
 enum SlidingWindow {
-  /// - Complexity: O(*s* log *s*) for sorting *s* samples, plus copying histories.
-  static func samples(_ sequences: UserSequences, options: PrepareOptions) -> [SplitName: SampleSet] {
-    struct Candidate {
-      var timestamp: Int64
-      var user: UInt32
-      var item: UInt32
-      /// Index of the event in the sequences' arrays (user-major, time order within a user).
-      var event: Int32
-    }
+  /// One sample: its user, target and timestamp, and where its target sits in the sequences.
+  struct Candidate {
+    var timestamp: Int64
+    var user: UInt32
+    var item: UInt32
+    /// Index of the event in the sequences' arrays (user-major, time order within a user).
+    var event: Int32
+  }
+
+  /// Every sample in split order, and the ranges of train, valid and test in it.
+  static func ordered(_ sequences: UserSequences, options: PrepareOptions) -> (
+    candidates: [Candidate], splits: [(SplitName, Range<Int>)]
+  ) {
     var candidates: [Candidate] = []
     candidates.reserveCapacity(sequences.eventCount)
     for user in 0..<sequences.userCount {
@@ -38,19 +42,32 @@ enum SlidingWindow {
     let count = candidates.count
     let trainCount = min(count, Int(Double(count) * options.trainRatio))
     let validCount = min(count - trainCount, Int(Double(count) * options.validRatio))
+    return (
+      candidates,
+      [
+        (.train, 0..<trainCount), (.valid, trainCount..<(trainCount + validCount)),
+        (.test, (trainCount + validCount)..<count),
+      ]
+    )
+  }
+
+  /// The first position of sample `candidate`'s history in the sequences' arrays.
+  static func historyStart(_ candidate: Candidate, _ sequences: UserSequences, options: PrepareOptions) -> Int {
+    max(sequences.offsets[Int(candidate.user) - 1], Int(candidate.event) - options.maximumHistory)
+  }
+
+  /// - Complexity: O(*s* log *s*) for sorting *s* samples, plus copying histories.
+  static func samples(_ sequences: UserSequences, options: PrepareOptions) -> [SplitName: SampleSet] {
+    let (candidates, splits) = ordered(sequences, options: options)
     var result: [SplitName: SampleSet] = [:]
-    for (split, range) in [
-      (SplitName.train, 0..<trainCount), (.valid, trainCount..<(trainCount + validCount)),
-      (.test, (trainCount + validCount)..<count),
-    ] {
+    for (split, range) in splits {
       var set = SampleSet()
       set.reserveCapacity(samples: range.count, historyValues: range.count * min(options.maximumHistory, 16))
       for candidate in candidates[range] {
         let event = Int(candidate.event)
-        let start = sequences.offsets[Int(candidate.user) - 1]
         set.append(
           user: candidate.user, target: candidate.item, timestamp: candidate.timestamp,
-          history: sequences.items[max(start, event - options.maximumHistory)..<event])
+          history: sequences.items[historyStart(candidate, sequences, options: options)..<event])
       }
       result[split] = set
     }

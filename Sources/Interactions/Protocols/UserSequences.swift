@@ -16,6 +16,8 @@ struct UserSequences {
   /// Item ids (1-based).
   var items: [UInt32] = []
   var timestamps: [Int64] = []
+  /// The events' ratings (NaN when the source has none), for exports.
+  var ratings: [Float] = []
 
   var userCount: Int { userIndices.count }
   var itemCount: Int { itemIndices.count }
@@ -34,7 +36,7 @@ struct UserSequences {
 
     // Every later step walks `kept` (event indices in time order), so "first" and "last" mean first
     // and last in time, and ids follow time order, without sorting again.
-    var kept = timeOrder(log.eventTime)
+    var kept = options.tieBreak == .tca4rec ? rawIDOrder(log) : timeOrder(log.eventTime)
     var counter = StepCounter(users: userCount, items: itemCount)
     func record(_ name: String) {
       report.steps.append(counter.step(name, kept: kept, log: log))
@@ -42,6 +44,15 @@ struct UserSequences {
     record("input")
     guard !kept.isEmpty else {
       throw .invalidInput("the interactions log has no events, so there is nothing to prepare; check the ingest report")
+    }
+
+    if options.windowMonths > 0 {
+      // The official window: `timestamp > max - months * 30 * 24 * 60 * 60`, max over every event.
+      let latest = kept.lazy.map { log.eventTime[Int($0)] }.max()!
+      let (span, tooLong) = Int64(options.windowMonths).multipliedReportingOverflow(by: 2_592_000)
+      let (start, beforeTime) = latest.subtractingReportingOverflow(span)
+      if !tooLong && !beforeTime { kept.removeAll { log.eventTime[Int($0)] <= start } }
+      record("window")
     }
 
     let before = kept.count
@@ -57,7 +68,8 @@ struct UserSequences {
     record("deduplicate")
 
     try kCore(&kept, log: log, options: options, counter: &counter, report: &report)
-    let sequences = number(kept, log: log)
+    var sequences = number(kept, log: log)
+    if options.tieBreak == .tca4rec { sequences.orderTiesByItemID() }
     report.steps.append(
       PrepareReport.Step(
         name: "final", users: sequences.userCount, items: sequences.itemCount, events: sequences.eventCount))
@@ -97,6 +109,37 @@ struct UserSequences {
       }
     }
     return order
+  }
+
+  /// Event indices sorted by (timestamp, raw user id, raw item id, source position), the order in
+  /// which the official TCA4Rec preprocessing numbers users and items (`sort_values(['timestamp',
+  /// 'uid', 'iid'])` on the raw string ids, a stable sort). Python compares strings by code point,
+  /// which is the order of their UTF-8 bytes.
+  static func rawIDOrder(_ log: InteractionLog) -> [Int32] {
+    func ranks(_ ids: [String]) -> [Int32] {
+      let bytes = ids.map { Array($0.utf8) }
+      let order = bytes.indices.sorted { bytes[$0].lexicographicallyPrecedes(bytes[$1]) }
+      var rank = [Int32](repeating: 0, count: ids.count)
+      for (position, index) in order.enumerated() { rank[index] = Int32(position) }
+      return rank
+    }
+    let userRank = ranks(log.users)
+    let itemRank = ranks(log.items.map(\.rawID))
+    precondition(log.eventTime.count <= Int(Int32.max), "more than 2^31 - 1 events")
+    struct Key {
+      var time: Int64
+      /// User rank in the high half, item rank in the low half.
+      var ranks: UInt64
+      var event: Int32
+    }
+    var keys = log.eventTime.indices.map { event in
+      Key(
+        time: log.eventTime[event],
+        ranks: UInt64(userRank[Int(log.eventUser[event])]) << 32 | UInt64(itemRank[Int(log.eventItem[event])]),
+        event: Int32(event))
+    }
+    keys.sort { ($0.time, $0.ranks, $0.event) < ($1.time, $1.ranks, $1.event) }
+    return keys.map(\.event)
   }
 
   static func deduplicate(_ kept: inout [Int32], log: InteractionLog, policy: PrepareOptions.Deduplication) {
@@ -188,17 +231,37 @@ struct UserSequences {
     var cursor = offsets
     var items = [UInt32](repeating: 0, count: kept.count)
     var timestamps = [Int64](repeating: 0, count: kept.count)
+    var ratings = [Float](repeating: 0, count: kept.count)
     for event in kept {
       let user = Int(userIDs[Int(log.eventUser[Int(event)])]) - 1
       let position = cursor[user]
       cursor[user] += 1
       items[position] = itemIDs[Int(log.eventItem[Int(event)])]
       timestamps[position] = log.eventTime[Int(event)]
+      ratings[position] = log.eventRating[Int(event)]
     }
     sequences.offsets = offsets
     sequences.items = items
     sequences.timestamps = timestamps
+    sequences.ratings = ratings
     return sequences
+  }
+
+  /// Reorders each user's events by (timestamp, item id, current position): the official TCA4Rec
+  /// preprocessing sorts again by (timestamp, uid, iid) on the new integer ids (stably) before it
+  /// builds histories, so a user's events at one timestamp follow their item ids.
+  mutating func orderTiesByItemID() {
+    for user in 0..<userCount {
+      let range = offsets[user]..<offsets[user + 1]
+      let order = range.sorted { (timestamps[$0], items[$0], $0) < (timestamps[$1], items[$1], $1) }
+      guard !order.elementsEqual(range) else { continue }
+      let (newItems, newTimes, newRatings) = (
+        order.map { items[$0] }, order.map { timestamps[$0] }, order.map { ratings[$0] }
+      )
+      items.replaceSubrange(range, with: newItems)
+      timestamps.replaceSubrange(range, with: newTimes)
+      ratings.replaceSubrange(range, with: newRatings)
+    }
   }
 }
 

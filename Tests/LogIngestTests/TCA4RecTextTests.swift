@@ -1,5 +1,5 @@
 import Foundation
-import Interactions
+import LogIngest
 import PipelineCore
 import TestSupport
 import Testing
