@@ -11,8 +11,9 @@ Benchmarks/.work/ingest/) by its generation parameters.
             TCA_HOME (source amazon-2018, preset tca4rec; prepare sliding-window, tie_break tca4rec,
             export tca4rec-csv), TCA_DATA = the generated data's root. Parameters this `tca` build does
             not list in `tca stages` are left out, and the output says so.
-  official  Tests/python/oracles/tca4rec_preprocess.py `preprocess()` (json.loads per line into pandas,
-            as the official utils/preprocess.py does), on the gzip input, once (--skip-official skips it).
+  official  Tests/python/oracles/tca4rec_preprocess.py `preprocess(per_row_loc=True)` (json.loads per line
+            into pandas, each kept review's item looked up with DataFrame.loc, as the official
+            utils/preprocess.py does), on the gzip input, once (--skip-official skips it).
   polars    scan_ndjson of the needed columns (asin, title from meta; reviewerID, asin, overall,
             unixReviewTime from reviews), the same steps in polars' expression API, CSVs by write_csv.
   duckdb    read_json with the same columns, the same steps in SQL (k-core as a loop of queries), CSVs by
@@ -367,8 +368,9 @@ def official_main(arguments) -> None:
     specification.loader.exec_module(module)
     start = time.perf_counter()
     out = pathlib.Path(arguments.out)
+    # per_row_loc: each kept review looks its item up with DataFrame.loc, as utils/preprocess.py does.
     returned = module.preprocess(arguments.reviews, arguments.meta, str(out), synthetic.CATEGORY, max_len=HISTORY,
-                                 sample_sizes=tuple(SAMPLE_SIZES.values()))
+                                 sample_sizes=tuple(SAMPLE_SIZES.values()), per_row_loc=True)
     inner = time.perf_counter() - start
     counts = find_counts(returned)
     if counts is None:

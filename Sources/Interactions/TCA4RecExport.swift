@@ -102,33 +102,42 @@ enum TCA4RecExport {
     let event = Int(candidate.event)
     let history = SlidingWindow.historyStart(candidate, sequences, options: options)..<event
     // A list holds ", " (so it is quoted) exactly when it has two or more entries.
-    let quoted = history.count >= 2
-    func list(_ element: (Int) -> Void) {
-      if quoted { csv.bytes.append(UInt8(ascii: "\"")) }
-      csv.bytes.append(UInt8(ascii: "["))
-      for position in history {
-        if position != history.lowerBound { csv.raw(", ") }
-        element(position)
-      }
-      csv.bytes.append(UInt8(ascii: "]"))
-      if quoted { csv.bytes.append(UInt8(ascii: "\"")) }
-    }
+    let quote: [UInt8] = history.count >= 2 ? [UInt8(ascii: "\"")] : []
     let rating = sequences.ratings[event]
     csv.integer(Int(candidate.user))
     csv.separator()
     csv.integer(Int(candidate.item))
     csv.separator()
     csv.integer(history.count)
-    csv.separator()
-    list { csv.integer(Int(sequences.items[$0])) }
+    csv.bytes += quote.isEmpty ? Array(",[".utf8) : Array(",\"[".utf8)
+    for position in history {
+      if position != history.lowerBound { csv.listSeparator() }
+      csv.integer(Int(sequences.items[position]))
+    }
+    csv.bytes.append(UInt8(ascii: "]"))
+    csv.bytes += quote
     csv.separator()
     csv.pythonFloat(rating)
     csv.separator()
     csv.label(rating)
     csv.separator()
-    list { csv.pythonFloat(sequences.ratings[$0]) }
+    csv.bytes += quote
+    csv.bytes.append(UInt8(ascii: "["))
+    for position in history {
+      if position != history.lowerBound { csv.listSeparator() }
+      csv.pythonFloat(sequences.ratings[position])
+    }
+    csv.bytes.append(UInt8(ascii: "]"))
+    csv.bytes += quote
     csv.separator()
-    list { csv.label(sequences.ratings[$0]) }
+    csv.bytes += quote
+    csv.bytes.append(UInt8(ascii: "["))
+    for position in history {
+      if position != history.lowerBound { csv.listSeparator() }
+      csv.label(sequences.ratings[position])
+    }
+    csv.bytes.append(UInt8(ascii: "]"))
+    csv.bytes += quote
     csv.separator()
     csv.integer(Int(candidate.timestamp))
     csv.endLine()
@@ -165,16 +174,25 @@ struct CSVBytes {
     bytes.append(UInt8(ascii: "\""))
   }
 
+  mutating func listSeparator() {
+    bytes.append(UInt8(ascii: ","))
+    bytes.append(UInt8(ascii: " "))
+  }
+
   mutating func integer(_ value: Int) {
-    guard value != 0 else { return bytes.append(UInt8(ascii: "0")) }
-    var magnitude = value.magnitude
     if value < 0 { bytes.append(UInt8(ascii: "-")) }
-    let start = bytes.count
-    while magnitude > 0 {
-      bytes.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-      magnitude /= 10
+    var magnitude = value.magnitude
+    // Twenty digits hold any Int; they are written back to front into a stack buffer.
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    withUnsafeMutableBytes(of: &digits) { buffer in
+      var start = buffer.count
+      repeat {
+        start -= 1
+        buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+        magnitude /= 10
+      } while magnitude > 0
+      bytes.append(contentsOf: buffer[start...])
     }
-    bytes[start...].reverse()
   }
 
   /// `1` when the official `label` is set (rating > 4), else `0`.

@@ -126,10 +126,22 @@ public enum TCA4RecText {
     clean(text, unknown: "unknown brand", returnUnknownAtOnce: true)
   }
 
+  /// The characters a cleaned text may hold (those of the delete flag).
+  static let allowed = Set(deleteFlag.unicodeScalars)
+
   static func clean(_ text: String, unknown: String, returnUnknownAtOnce: Bool) -> String {
-    var scalars = Array(htmlUnescape(text).unicodeScalars)
-    for (from, to) in replacements { scalars = replace(scalars, Array(from.unicodeScalars), Array(to.unicodeScalars)) }
-    for code in blanked { scalars = scalars.map { $0.value == code ? " " : $0 } }
+    var scalars: [Unicode.Scalar]
+    // Printable ASCII without `&` is what nearly every title is: no reference to unescape, and every
+    // replacement and blanked code point is non-ASCII, a line break, DEL or starts with `&`.
+    if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "&") }) {
+      scalars = Array(text.unicodeScalars)
+    } else {
+      scalars = Array(htmlUnescape(text).unicodeScalars)
+      for (from, to) in replacements {
+        scalars = replace(scalars, Array(from.unicodeScalars), Array(to.unicodeScalars))
+      }
+      for code in blanked { scalars = scalars.map { $0.value == code ? " " : $0 } }
+    }
     let doubleSpace: [Unicode.Scalar] = [" ", " "]
     while containsRun(scalars, doubleSpace) { scalars = replace(scalars, doubleSpace, [" "]) }
     scalars = pythonStrip(scalars)
@@ -138,7 +150,6 @@ public enum TCA4RecText {
       if returnUnknownAtOnce { return unknown }
       scalars = Array(unknown.unicodeScalars)
     }
-    let allowed = Set(deleteFlag.unicodeScalars)
     if scalars.contains(where: { !allowed.contains($0) }) { return deleteFlag }
     let hasLetter = scalars.contains { ("a"..."z").contains($0) || ("A"..."Z").contains($0) }
     if !hasLetter || scalars.count < 3 { return deleteFlag }

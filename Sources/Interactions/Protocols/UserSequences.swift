@@ -67,7 +67,7 @@ struct UserSequences {
     deduplicate(&kept, log: log, policy: options.deduplication)
     record("deduplicate")
 
-    try kCore(&kept, log: log, options: options, counter: &counter, report: &report)
+    try kCore(&kept, log: log, options: options, report: &report)
     var sequences = number(kept, log: log)
     if options.tieBreak == .tca4rec { sequences.orderTiesByItemID() }
     report.steps.append(
@@ -117,8 +117,20 @@ struct UserSequences {
   /// which is the order of their UTF-8 bytes.
   static func rawIDOrder(_ log: InteractionLog) -> [Int32] {
     func ranks(_ ids: [String]) -> [Int32] {
-      let bytes = ids.map { Array($0.utf8) }
-      let order = bytes.indices.sorted { bytes[$0].lexicographicallyPrecedes(bytes[$1]) }
+      // The first 8 bytes big-endian decide most comparisons; ties compare the whole UTF-8.
+      let prefixes = ids.map { id in
+        var prefix: UInt64 = 0
+        var taken = 0
+        for byte in id.utf8.prefix(8) {
+          prefix = prefix << 8 | UInt64(byte)
+          taken += 1
+        }
+        return prefix << (8 * UInt64(8 - taken))
+      }
+      let order = ids.indices.sorted { left, right in
+        if prefixes[left] != prefixes[right] { return prefixes[left] < prefixes[right] }
+        return ids[left].utf8.lexicographicallyPrecedes(ids[right].utf8)
+      }
       var rank = [Int32](repeating: 0, count: ids.count)
       for (position, index) in order.enumerated() { rank[index] = Int32(position) }
       return rank
@@ -165,31 +177,48 @@ struct UserSequences {
   /// The result is the largest subset of events in which every user and item meets its threshold,
   /// whatever the order of removals, so the passes are only a report of how it was reached.
   static func kCore(
-    _ kept: inout [Int32], log: InteractionLog, options: PrepareOptions, counter: inout StepCounter,
-    report: inout PrepareReport
+    _ kept: inout [Int32], log: InteractionLog, options: PrepareOptions, report: inout PrepareReport
   ) throws(PipelineError) {
     // A present user or item has at least one event, so thresholds of 0 or 1 never remove anything.
     guard options.userKCore > 1 || options.itemKCore > 1 else { return }
     let userThreshold = Int32(clamping: options.userKCore)
     let itemThreshold = Int32(clamping: options.itemKCore)
+    // The kept events' users and items side by side with `kept`, so the passes read memory in order.
+    var users = kept.map { log.eventUser[Int($0)] }
+    var items = kept.map { log.eventItem[Int($0)] }
     var userEvents = [Int32](repeating: 0, count: log.users.count)
     var itemEvents = [Int32](repeating: 0, count: log.items.count)
-    var passes: [PrepareReport.Step] = []
-    let start = report.steps.last!
-    while true {
+    func count() {
       for index in userEvents.indices { userEvents[index] = 0 }
       for index in itemEvents.indices { itemEvents[index] = 0 }
-      for event in kept {
-        userEvents[Int(log.eventUser[Int(event)])] += 1
-        itemEvents[Int(log.eventItem[Int(event)])] += 1
+      for position in users.indices {
+        userEvents[Int(users[position])] += 1
+        itemEvents[Int(items[position])] += 1
       }
-      let before = kept.count
-      kept.removeAll { event in
-        userEvents[Int(log.eventUser[Int(event)])] < userThreshold
-          || itemEvents[Int(log.eventItem[Int(event)])] < itemThreshold
+    }
+    var passes: [PrepareReport.Step] = []
+    let start = report.steps.last!
+    count()
+    while true {
+      var retained = 0
+      for position in users.indices {
+        let user = users[position]
+        let item = items[position]
+        guard userEvents[Int(user)] >= userThreshold && itemEvents[Int(item)] >= itemThreshold else { continue }
+        kept[retained] = kept[position]
+        users[retained] = user
+        items[retained] = item
+        retained += 1
       }
-      if kept.count == before { return }
-      let step = counter.step("k-core pass \(passes.count + 1)", kept: kept, log: log)
+      if retained == kept.count { return }
+      kept.removeLast(kept.count - retained)
+      users.removeLast(users.count - retained)
+      items.removeLast(items.count - retained)
+      // The counts of the next pass give this pass's distinct users and items.
+      count()
+      let step = PrepareReport.Step(
+        name: "k-core pass \(passes.count + 1)", users: userEvents.count { $0 > 0 }, items: itemEvents.count { $0 > 0 },
+        events: kept.count)
       passes.append(step)
       report.steps.append(step)
       if kept.isEmpty {

@@ -14,7 +14,7 @@ Where the official run differs on purpose (all without effect on what is written
 - no `<dataset>_rating_cache.csv` is written or read (a first official run builds the ratings in memory;
   a rerun reading that cache back would re-infer column types from CSV);
 - the `mapping_iid` each kept review carries along (never written) comes from a dict, not from a
-  per-row `DataFrame.loc`;
+  per-row `DataFrame.loc` (unless `per_row_loc`, which the benchmark sets to time the official method);
 - lines are read one at a time instead of `readlines()` (the same lines: split on b"\\n" only).
 
 Cases where the official script raises (the oracle raises too, with a clearer message):
@@ -157,19 +157,23 @@ def read_meta(meta_path, detail_keys):
     return meta.drop_duplicates("iid").reset_index(drop=True)
 
 
-def read_reviews(reviews_path, meta):
+def read_reviews(reviews_path, meta, per_row_loc=False):
     """The official rating loop (preprocess.py, `with gzip.open(rating_file)`): every review of an item that
-    survived the meta filtering, as (uid, iid, mapping_iid, rating, timestamp) with the raw string ids."""
+    survived the meta filtering, as (uid, iid, mapping_iid, rating, timestamp) with the raw string ids.
+    With `per_row_loc` each kept review looks its item up with `DataFrame.loc` on the iid-indexed meta table,
+    as the official loop does (`item_meta_df_dict.loc[item]`); the benchmark uses that, the tests the dict."""
+    table = meta.reset_index().set_index("iid") if per_row_loc else None
     mapping_of_item = dict(zip(meta["iid"], meta["mapping_iid"]))
     rows = []
     for line in json_lines(reviews_path):
         item = line["asin"] if line.get("asin") is not None else line["parent_asin"]
         if item not in mapping_of_item:
             continue
+        mapping = table.loc[item]["mapping_iid"] if per_row_loc else mapping_of_item[item]
         rating = line["overall"]
         user = line["user_id"] if "user_id" in line else line["reviewerID"]
         timestamp = line["timestamp"] if "timestamp" in line else line["unixReviewTime"]
-        rows.append([user, item, mapping_of_item[item], rating, timestamp])
+        rows.append([user, item, mapping, rating, timestamp])
     return pd.DataFrame(rows, columns=["uid", "iid", "mapping_iid", "rating", "timestamp"])
 
 
@@ -247,7 +251,7 @@ def write_split(data, path, sample_num=-1):
 
 
 def preprocess(reviews_path, meta_path, out_dir, dataset, max_len=10, sample_sizes=(10000, 5000, 5000),
-               duration=-1):
+               duration=-1, per_row_loc=False):
     """The whole official script for one dataset (preprocess.py top to bottom): writes item.csv, user.csv,
     data_stat.json, train.csv, valid.csv, test.csv and train_<a>.csv, valid_<b>.csv, test_<c>.csv into out_dir
     and returns the counts of each step. `dataset` picks the per-category rules as the official `--dataset`
@@ -260,7 +264,7 @@ def preprocess(reviews_path, meta_path, out_dir, dataset, max_len=10, sample_siz
 
     meta = read_meta(meta_path, detail_keys)
     counts["meta_items"] = len(meta)
-    ratings = read_reviews(reviews_path, meta)
+    ratings = read_reviews(reviews_path, meta, per_row_loc=per_row_loc)
     counts["reviews_kept"] = len(ratings)
     ratings = keep_recent(ratings, months)
     counts["after_window"] = len(ratings)
