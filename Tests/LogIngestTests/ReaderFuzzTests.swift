@@ -14,7 +14,9 @@ import Testing
     var source: String
     /// Role → (file under the shared data, name of the mutated copy, lines kept).
     var files: [String: (path: String, name: String, lines: Int)]
-    var description: String { source }
+    /// Further ingest parameters (a preset).
+    var parameters: [String: JSONValue] = [:]
+    var description: String { parameters["preset"]?.stringValue.map { "\(source) (\($0))" } ?? source }
   }
 
   static let cases: [Case] = [
@@ -50,6 +52,14 @@ import Testing
         "reviews": ("amazon-2018/Gift_Cards/Gift_Cards_5.json.gz", "r.json", 200),
         "meta": ("amazon-2018/Gift_Cards/meta_Gift_Cards.json.gz", "m.json", 200),
       ]),
+    Case(
+      source: "amazon-2018",
+      files: [
+        "reviews": ("amazon-2018/Gift_Cards/Gift_Cards_5.json.gz", "r.json", 200),
+        "meta": ("amazon-2018/Gift_Cards/meta_Gift_Cards.json.gz", "m.json", 200),
+      ],
+      // The official item rules with every extra column (brand, style, category).
+      parameters: ["preset": "tca4rec", "category": "Sports_and_Outdoors"]),
     Case(
       source: "amazon-2023",
       files: ["reviews": ("amazon-2023/All_Beauty-5core-rating_only/All_Beauty.csv", "r.csv", 300)]),
@@ -125,7 +135,8 @@ import Testing
     while monotonicSeconds() - start < seconds || runs < 20 {
       runs += 1
       var rawFiles: [String: String] = [:]
-      var parameters: [String: JSONValue] = ["source": .string(fuzzCase.source)]
+      var parameters = fuzzCase.parameters
+      parameters["source"] = .string(fuzzCase.source)
       for (role, file) in fuzzCase.files {
         var text = seeds[role]!.flatMap { $0 }
         for _ in 0..<(1 + Int(generator.next() % 4)) where generator.next() % 3 != 0 {
