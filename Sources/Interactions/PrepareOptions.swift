@@ -137,8 +137,11 @@ public struct PrepareOptions: Equatable, Sendable {
     if exportSamples.count != 3 || exportSamples.contains(where: { $0 < 1 }) {
       throw bad("export_samples", "must list three sizes of at least 1 (train, valid, test), found \(exportSamples)")
     }
-    if downsampleMethod == .numpy && !(0...Int64(UInt32.max)).contains(seed) {
-      throw bad("seed", "must be between 0 and 2^32 - 1 for downsample_method numpy (NumPy's rule), found \(seed)")
+    if (downsampleMethod == .numpy || export == .tca4recCSV) && !(0...Int64(UInt32.max)).contains(seed) {
+      throw bad(
+        "seed",
+        "must be between 0 and 2^32 - 1 for NumPy's sampling (downsample_method numpy, export tca4rec-csv), found \(seed)"
+      )
     }
     if export == .tca4recCSV && sampleProtocol != .slidingWindow {
       throw bad(

@@ -206,6 +206,27 @@ private func naiveOfficialSlidingWindow(
     #expect(plain.rawSamples(.train) != samples.rawSamples(.train))
   }
 
+  @Test func numpyDownsamplingDrawsAsPandasDoes() throws {
+    // One user with 40 events: 39 samples, 31 of them train.
+    let events = (0..<40).map { ("u", "i\($0)", Int64($0)) }
+    let full = try PrepareStage.prepare(makeLog(events), options: makeOptions(.slidingWindow)).samples
+    var options = makeOptions(.slidingWindow)
+    options.downsampleMethod = .numpy
+    options.downsample = [.train: 5, .valid: 0, .test: 0]
+    let sampled = try PrepareStage.prepare(makeLog(events), options: options).samples
+    var state = NumPyRandomState(seed: 42)
+    let chosen = state.choice(total: full[.train].count, count: 5)
+    #expect(chosen != chosen.sorted(), "drawn order, not sorted")
+    #expect(sampled[.train].targets == chosen.map { full[.train].targets[$0] })
+    // NumPy takes seeds 0...2^32 - 1 only; so do the NumPy sampler and the export that uses it.
+    options.seed = -1
+    #expect(throws: PipelineError.self) { try options.check() }
+    options.downsampleMethod = .seeded
+    #expect(throws: Never.self) { try options.check() }
+    options.export = .tca4recCSV
+    #expect(throws: PipelineError.self) { try options.check() }
+  }
+
   @Test func windowKeepsEventsLaterThanTheLastMinusThirtyDayMonths() throws {
     let month: Int64 = 30 * 24 * 3600
     let last: Int64 = 1_600_000_000
