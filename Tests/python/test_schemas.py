@@ -11,7 +11,7 @@ import pytest
 import yaml
 import zstandard
 
-from conftest import ROOT
+from conftest import BIN, ROOT
 
 sys.path.insert(0, str(ROOT / "trainer"))
 from tca_trainer.shards import SoftLabelShards  # noqa: E402
@@ -81,6 +81,32 @@ def test_shipped_pipelines_follow_the_pipeline_schema():
         check.validate(yaml.safe_load(path.read_text()))
     with pytest.raises(jsonschema.ValidationError):
         check.validate({"stages": {"prepare": {"params": {"user_kcore": 5}}}})
+
+
+def test_pipeline_schema_knows_every_stage_parameter():
+    """Every parameter `tca stages` lists is in the schema's params of its stage (a parameter added to a
+    stage without the schema would make the schema reject pipelines that use it)."""
+    import re
+    import subprocess
+    listing = subprocess.run([str(BIN / "tca"), "stages"], capture_output=True, text=True, check=True).stdout
+    definitions = json.loads((ROOT / "Schemas" / "pipeline.schema.json").read_text())["$defs"]
+    names = {"ingest": "ingestParams", "prepare": "prepareParams", "tokenizer": "tokenizerParams",
+             "trie": "trieParams", "cf": "cfParams", "soft-labels": "softLabelsParams"}
+    stage, seen = None, {}
+    for line in listing.splitlines():
+        header = re.match(r"^(\S+) \(version \d+\):", line)
+        if header:
+            stage = header.group(1)
+            seen[stage] = []
+            continue
+        parameter = re.match(r"^  (\w+)\s{2,}", line)
+        if stage and parameter and parameter.group(1) != "input":
+            seen[stage].append(parameter.group(1))
+    assert set(names) <= set(seen), seen.keys()
+    for stage, definition in names.items():
+        known = set(definitions[definition]["properties"])
+        missing = [name for name in seen[stage] if name not in known]
+        assert seen[stage] and not missing, f"{stage}: {missing} not in Schemas/pipeline.schema.json {definition}"
 
 
 def test_every_json_artifact_validates(pipeline_runs):
