@@ -101,43 +101,22 @@ enum TCA4RecExport {
   ) {
     let event = Int(candidate.event)
     let history = SlidingWindow.historyStart(candidate, sequences, options: options)..<event
-    // A list holds ", " (so it is quoted) exactly when it has two or more entries.
-    let quote: [UInt8] = history.count >= 2 ? [UInt8(ascii: "\"")] : []
     let rating = sequences.ratings[event]
     csv.integer(Int(candidate.user))
     csv.separator()
     csv.integer(Int(candidate.item))
     csv.separator()
     csv.integer(history.count)
-    csv.bytes += quote.isEmpty ? Array(",[".utf8) : Array(",\"[".utf8)
-    for position in history {
-      if position != history.lowerBound { csv.listSeparator() }
-      csv.integer(Int(sequences.items[position]))
-    }
-    csv.bytes.append(UInt8(ascii: "]"))
-    csv.bytes += quote
+    csv.separator()
+    csv.list(history) { $0.integer(Int(sequences.items[$1])) }
     csv.separator()
     csv.pythonFloat(rating)
     csv.separator()
     csv.label(rating)
     csv.separator()
-    csv.bytes += quote
-    csv.bytes.append(UInt8(ascii: "["))
-    for position in history {
-      if position != history.lowerBound { csv.listSeparator() }
-      csv.pythonFloat(sequences.ratings[position])
-    }
-    csv.bytes.append(UInt8(ascii: "]"))
-    csv.bytes += quote
+    csv.list(history) { $0.pythonFloat(sequences.ratings[$1]) }
     csv.separator()
-    csv.bytes += quote
-    csv.bytes.append(UInt8(ascii: "["))
-    for position in history {
-      if position != history.lowerBound { csv.listSeparator() }
-      csv.label(sequences.ratings[position])
-    }
-    csv.bytes.append(UInt8(ascii: "]"))
-    csv.bytes += quote
+    csv.list(history) { $0.label(sequences.ratings[$1]) }
     csv.separator()
     csv.integer(Int(candidate.timestamp))
     csv.endLine()
@@ -174,9 +153,22 @@ struct CSVBytes {
     bytes.append(UInt8(ascii: "\""))
   }
 
-  mutating func listSeparator() {
-    bytes.append(UInt8(ascii: ","))
-    bytes.append(UInt8(ascii: " "))
+  /// Python's `repr` of a list, one element per position, each written by `element`; quoted when it
+  /// holds ", ", that is exactly when it has two or more entries.
+  @inline(__always)
+  mutating func list(_ positions: Range<Int>, _ element: (inout CSVBytes, Int) -> Void) {
+    let quoted = positions.count >= 2
+    if quoted { bytes.append(UInt8(ascii: "\"")) }
+    bytes.append(UInt8(ascii: "["))
+    for position in positions {
+      if position != positions.lowerBound {
+        bytes.append(UInt8(ascii: ","))
+        bytes.append(UInt8(ascii: " "))
+      }
+      element(&self, position)
+    }
+    bytes.append(UInt8(ascii: "]"))
+    if quoted { bytes.append(UInt8(ascii: "\"")) }
   }
 
   mutating func integer(_ value: Int) {

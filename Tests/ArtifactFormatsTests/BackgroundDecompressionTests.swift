@@ -26,14 +26,7 @@ struct BackgroundDecompressionTests {
     return (result, "")
   }
 
-  func run(_ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    try process.run()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(arguments)")
-  }
+  func run(_ arguments: [String]) throws { try runTool(arguments) }
 
   /// Writes `text` as `name`, `name.gz` and `name.zst`; returns the plain file's path.
   func compressedCopies(_ directory: TemporaryDirectory, _ name: String, _ text: [UInt8]) throws -> String {

@@ -17,20 +17,23 @@ func readAllLines(_ path: String, allowTruncated: Bool = false) throws -> [Strin
   return result
 }
 
+/// Runs a command line tool (`gzip`, `zstd`) through `env`, expecting it to succeed.
+func runTool(_ arguments: [String]) throws {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments = arguments
+  try process.run()
+  process.waitUntilExit()
+  #expect(process.terminationStatus == 0, "\(arguments)")
+}
+
 @Suite("Raw input reader")
 struct RawInputReaderTests {
   func lines(_ path: String, allowTruncated: Bool = false) throws -> [String] {
     try readAllLines(path, allowTruncated: allowTruncated)
   }
 
-  func run(_ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    try process.run()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-  }
+  func run(_ arguments: [String]) throws { try runTool(arguments) }
 
   @Test func stripsBOMAndCarriageReturnsAndKeepsALastLineWithoutNewline() throws {
     let directory = try TemporaryDirectory()
