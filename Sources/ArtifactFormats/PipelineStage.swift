@@ -178,11 +178,15 @@ public struct StageContext {
   public var diagnostics: Diagnostics
   /// The share of the work this run computes, for a stage that `supportsPartitions`; `nil` is all of it.
   public var partition: StagePartition?
+  /// Raised when the driver no longer wants the result (it started the stage while the raw files
+  /// were still being hashed, and the key turned out to be cached); readers of raw files check it.
+  public var cancellation: Cancellation?
 
   public init(
     parameters: StageParameters, inputs: [String: String], rawFiles: [String: String], outputDirectory: String,
-    diagnostics: Diagnostics, partition: StagePartition? = nil
+    diagnostics: Diagnostics, partition: StagePartition? = nil, cancellation: Cancellation? = nil
   ) {
+    self.cancellation = cancellation
     self.parameters = parameters
     self.inputs = inputs
     self.rawFiles = rawFiles

@@ -20,6 +20,8 @@ public final class RawInputReader {
   /// Bytes of the file consumed so far (compressed bytes for compressed files), for progress.
   public private(set) var bytesRead: Int64 = 0
   public let fileSize: Int64
+  /// Checked between chunks: once cancelled, reading stops with `PipelineError.cancelled`.
+  public var cancellation: Cancellation?
 
   private let descriptor: Int32
   private let chunkSize = 1 << 22
@@ -107,6 +109,7 @@ public final class RawInputReader {
     try reader.start()
     defer { reader.stop() }
     while let filled = reader.next() {
+      try cancellation?.check()
       bytesRead = filled.bytesRead
       try sink(UnsafeRawBufferPointer(rebasing: reader.buffers[filled.buffer][0..<filled.count]))
       reader.recycle(filled.buffer)

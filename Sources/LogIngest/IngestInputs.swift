@@ -9,6 +9,14 @@ struct IngestInputs {
   /// Keep the complete lines of a truncated compressed file instead of failing.
   let allowTruncated: Bool
   let report: IngestReport
+  /// Stops reading when the driver no longer wants the result (`StageContext.cancellation`).
+  var cancellation: Cancellation? = nil
+
+  /// The same files and settings, recording into another report (a file read on another thread
+  /// records into its own report, merged after).
+  func with(report other: IngestReport) -> IngestInputs {
+    IngestInputs(rawFiles: rawFiles, allowTruncated: allowTruncated, report: other, cancellation: cancellation)
+  }
 
   /// The path of the file with `role`; a missing role is a usage error.
   func path(_ role: String) throws(PipelineError) -> String {
@@ -92,6 +100,7 @@ struct IngestInputs {
     let path = try path(role)
     let name = FileSystem.baseName(path)
     let reader = try RawInputReader(path: path, allowTruncated: allowTruncated)
+    reader.cancellation = cancellation
     // Progress in bytes of the file as stored (compressed bytes for .gz/.zst), so the ETA is real.
     let progress = ProgressReporter(
       diagnostics: report.diagnostics, label: "ingest: reading \(name)", unit: "bytes", total: reader.fileSize)

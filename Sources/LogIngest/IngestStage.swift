@@ -261,7 +261,8 @@ public enum IngestStage: PipelineStage {
     let strict = try parameters.boolean("strict")
     let allowTruncated = try parameters.boolean("allow_truncated")
     let report = IngestReport(source: source.rawValue, strict: strict, diagnostics: context.diagnostics)
-    let inputs = IngestInputs(rawFiles: context.rawFiles, allowTruncated: allowTruncated, report: report)
+    let inputs = IngestInputs(
+      rawFiles: context.rawFiles, allowTruncated: allowTruncated, report: report, cancellation: context.cancellation)
     let start = monotonicSeconds()
     let log: InteractionLog
     switch source {

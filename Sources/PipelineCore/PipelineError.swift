@@ -17,6 +17,8 @@ public struct PipelineError: Error, Sendable, CustomStringConvertible {
     case stageFailed
     /// An operating-system call failed (exit 1).
     case system
+    /// Work was cancelled by whoever started it (`Cancellation`; exit 1).
+    case cancelled
 
     public var exitCode: Int32 { self == .usage ? 64 : 1 }
   }
