@@ -52,3 +52,31 @@ public enum Parallel {
     }
   }
 }
+
+/// Work started on a thread of its own, whose result `wait()` collects (the driver hashes raw files
+/// this way while a stage computes).
+public final class BackgroundTask<Value: Sendable>: @unchecked Sendable {
+  private let done = DispatchSemaphore(value: 0)
+  private let lock = Mutex()
+  private var result: Result<Value, PipelineError>?
+
+  public init(_ work: @escaping @Sendable () throws(PipelineError) -> Value) {
+    DispatchQueue.global().async {
+      let outcome: Result<Value, PipelineError>
+      do throws(PipelineError) {
+        outcome = .success(try work())
+      } catch {
+        outcome = .failure(error)
+      }
+      self.lock.withLock { self.result = outcome }
+      self.done.signal()
+    }
+  }
+
+  /// Blocks until the work is done; its value, or the error it threw. May be called more than once.
+  public func wait() throws(PipelineError) -> Value {
+    done.wait()
+    done.signal()
+    return try lock.withLock { result! }.get()
+  }
+}

@@ -42,6 +42,11 @@ public final class ArtifactStore {
   }
 
   public func entryPath(_ key: String) -> String {
+    Self.entryPath(key, storeDirectory: storeDirectory)
+  }
+
+  /// Where the entry of `key` lives under a store directory (a pure function, for other threads).
+  public static func entryPath(_ key: String, storeDirectory: String) -> String {
     FileSystem.join(storeDirectory, String(key.prefix(2)), key)
   }
 
@@ -112,18 +117,20 @@ public final class ArtifactStore {
 
   /// The content hash of a raw file, from the ledger's memo when its identity is unchanged.
   /// - Returns: the digest, the size, and whether the file was read.
-  public func hashRawFile(_ path: String) throws(PipelineError) -> (sha256: String, size: Int64, read: Bool) {
-    let absolute = FileSystem.absolute(path)
-    let identity = try FileSystem.identity(of: absolute)
-    if let digest = try ledger.memoisedHash(path: absolute, identity: identity) {
-      return (digest, identity.size, false)
+  /// A raw file's identity (size, times, inode) and its hash when the memo has it for exactly that
+  /// identity (`nil`: the file must be read).
+  public func memoisedRawFileHash(_ path: String) throws(PipelineError) -> (
+    identity: FileSystem.Identity, sha256: String?
+  ) {
+    let identity = try FileSystem.identity(of: path)
+    return (identity, try ledger.memoisedHash(path: path, identity: identity))
+  }
+
+  /// Records a raw file's hash for `identity`, unless the file changed while it was read.
+  public func memoiseRawFileHash(_ path: String, identity: FileSystem.Identity, sha256: String) throws(PipelineError) {
+    if try FileSystem.identity(of: path) == identity {
+      try ledger.memoise(path: path, identity: identity, sha256: sha256)
     }
-    let (digest, size) = try ContentHash.sha256(fileAt: absolute)
-    // Only memoise if the file did not change while we read it.
-    if try FileSystem.identity(of: absolute) == identity {
-      try ledger.memoise(path: absolute, identity: identity, sha256: digest)
-    }
-    return (digest, size, true)
   }
 
   /// All keys in the store.

@@ -29,11 +29,10 @@ public enum StageExecutor {
     inputDirectories: [String: String], rawFiles: [RawFileInput], workDirectory: String, diagnostics: Diagnostics,
     partition: StagePartition? = nil
   ) throws -> Manifest {
-    let context = StageContext(
-      parameters: parameters, inputs: inputDirectories,
+    var metrics = try compute(
+      stage: stage, parameters: parameters, inputDirectories: inputDirectories,
       rawFiles: Dictionary(uniqueKeysWithValues: rawFiles.map { ($0.role, $0.absolutePath) }),
-      outputDirectory: workDirectory, diagnostics: diagnostics, partition: partition)
-    var metrics = try stage.run(context)
+      workDirectory: workDirectory, diagnostics: diagnostics, partition: partition)
     if let partition {
       guard stage.supportsPartitions else {
         throw PipelineError.usage("stage '\(stage.name)' does not run in partitions; drop --partition")
@@ -47,6 +46,19 @@ public enum StageExecutor {
     return try finish(
       stage: stage, material: material, rawFiles: rawFiles, workDirectory: workDirectory, metrics: metrics,
       key: partition.map { material.partitionKey($0) } ?? material.key)
+  }
+
+  /// Runs the stage's work into `workDirectory` (no manifest yet): its metrics. Needs no key, so the
+  /// driver can start it before the raw files are hashed (`cancellation` then stops it early).
+  public static func compute(
+    stage: any PipelineStage.Type, parameters: StageParameters, inputDirectories: [String: String],
+    rawFiles: [String: String], workDirectory: String, diagnostics: Diagnostics, partition: StagePartition? = nil,
+    cancellation: Cancellation? = nil
+  ) throws -> JSONValue {
+    let context = StageContext(
+      parameters: parameters, inputs: inputDirectories, rawFiles: rawFiles, outputDirectory: workDirectory,
+      diagnostics: diagnostics, partition: partition, cancellation: cancellation)
+    return try stage.run(context)
   }
 
   /// Checks the declared outputs of a finished work directory, syncs its files and writes its
