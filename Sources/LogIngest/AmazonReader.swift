@@ -1,6 +1,12 @@
 import ArtifactFormats
 import PipelineCore
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Reads the Amazon review datasets of the McAuley lab: 2014 ("amazon v1", `reviews_<C>_5.json.gz`
 /// + `meta_<C>.json.gz` with Python dict literals), 2018 ("amazon_v2", `<C>_5.json.gz` +
 /// `meta_<C>.json.gz`, JSON lines) and 2023 (`<C>.jsonl` + `meta_<C>.jsonl`, or the benchmark's
@@ -11,12 +17,16 @@ import PipelineCore
 /// metadata users filter on from the meta file (`Edition.metadata`); users: by first appearance.
 /// Raw ids are the reviewer ids and the ASINs (2023: `parent_asin`, as its benchmark uses).
 ///
-/// The reviews are read first and the meta file second, keeping only the lines of reviewed items,
-/// so a whole-category meta file is streamed, never held. A review of an item that the meta file
-/// does not list is skipped (`unknown_item`, with its line in the reviews file); a later meta line of
-/// an item already read is skipped (`duplicate_item`), the first one wins. Without a meta file
-/// (`metadata: false`), every reviewed item is kept, with no title.
-enum AmazonReader {
+/// The meta file is read on a thread of its own while the reviews are read, into a report of its
+/// own merged after, and the records of reviewed items are kept once both are read: the log, the
+/// report and any error are those of reading the reviews first and the meta file second. A
+/// whole-category meta file is streamed line by line; the records of its items are held until the
+/// reviews are read (O(meta items)).
+/// A review of an item that the meta file does not list is skipped (`unknown_item`, with its line
+/// in the reviews file); a later meta line of a reviewed item already read is skipped
+/// (`duplicate_item`), the first one wins. Without a meta file (`metadata: false`), every reviewed
+/// item is kept, with no title.
+package enum AmazonReader {
   static let reviewsRole = "reviews"
   static let metaRole = "meta"
 
@@ -136,11 +146,20 @@ enum AmazonReader {
     }
   }
 
+  /// Whether `read` reads the meta file on a thread of its own while it reads the reviews (the
+  /// default), or after them on the calling thread, recording straight into the run's report; tests
+  /// bind it to `false` to compare the two.
+  @TaskLocal package static var readsMetaConcurrently = true
+
   /// Reads the reviews and (when `metadata`) the meta file into a log.
-  /// - Complexity: O(bytes of both files); memory O(events + reviewed items + users).
+  /// - Complexity: O(bytes of both files); memory O(events + users + meta items) (the meta file's
+  ///   records are held until the reviews say which items to keep).
   /// With `tca4rec` rules the meta file is read by `readTCA4RecMetadata`, and reviews of items the
   /// rules drop (or the meta file does not list) are filtered, as the official script does, and
   /// counted in the report's `tca4rec` entry rather than skipped as malformed.
+  ///
+  /// Errors are those of reading the reviews first and the meta file second: an error of the
+  /// reviews wins (the meta thread is stopped, its findings dropped), then the meta file's.
   static func read(
     _ inputs: IngestInputs, edition: Edition, format: ReviewFormat, metadata: Bool,
     tca4rec rules: TCA4RecItemRules? = nil
@@ -148,16 +167,41 @@ enum AmazonReader {
     var pending = PendingEvents()
     var edition = edition
     edition.officialFieldFallbacks = rules != nil
-    switch format {
-    case .jsonLines: try readReviewLines(inputs, edition: edition, into: &pending)
-    case .ratingCSV: try readRatingCSV(inputs, edition: edition, into: &pending)
+    let hasMeta = rules != nil || metadata
+    // The meta file's reading, by itself: it needs nothing from the reviews.
+    let readMeta = { [edition] (metaInputs: IngestInputs, stop: Cancellation?) -> MetaItems in
+      if let rules { return readTCA4RecMetadata(metaInputs, rules: rules, stop: stop) }
+      return readMetadata(metaInputs, edition: edition, stop: stop)
+    }
+    var metaThread: MetaReadThread?
+    var metaInputs = inputs
+    if hasMeta && readsMetaConcurrently {
+      let report = inputs.report
+      metaInputs = inputs.with(
+        report: IngestReport(source: report.source, strict: report.strict, diagnostics: report.diagnostics))
+      let stop = Cancellation()
+      metaThread = MetaReadThread(stop: stop) { [metaInputs] in readMeta(metaInputs, stop) }
+    }
+    do {
+      switch format {
+      case .jsonLines: try readReviewLines(inputs, edition: edition, into: &pending)
+      case .ratingCSV: try readRatingCSV(inputs, edition: edition, into: &pending)
+      }
+    } catch {
+      metaThread?.stop.cancel()
+      _ = metaThread?.join()
+      throw error
     }
     let records: [ItemRecord?]
-    if let rules {
-      records = try readTCA4RecMetadata(
-        inputs, rules: rules, wanted: pending.itemIndex, count: pending.itemKeys.count)
-    } else if metadata {
-      records = try readMetadata(inputs, edition: edition, wanted: pending.itemIndex, count: pending.itemKeys.count)
+    if hasMeta {
+      let meta: MetaItems
+      if let metaThread {
+        meta = metaThread.join()
+        inputs.report.merge(metaInputs.report)
+      } else {
+        meta = readMeta(inputs, nil)
+      }
+      records = try keepReviewed(meta, inputs: inputs, wanted: pending.itemIndex, count: pending.itemKeys.count)
     } else {
       records = pending.itemKeys.map { ItemRecord(rawID: $0, title: nil) }
     }
@@ -166,6 +210,92 @@ enum AmazonReader {
         ? "unix seconds: '\(edition.timeField)' milliseconds divided by 1000, rounded down (sub-second parts dropped)"
         : "unix seconds ('\(edition.timeField)')")
     return try assemble(pending, records: records, inputs: inputs, unknownItemsAreFiltered: rules != nil)
+  }
+
+  /// What a meta file gives before the reviews say which items are wanted.
+  struct MetaItems {
+    /// The record of each id, by raw id (ids equal as `String`s are one id, as everywhere).
+    var records: [String: ItemRecord] = [:]
+    /// Skips that depend on whether the item is reviewed (`duplicate_item`, `bad_metadata` of the
+    /// plain meta reading), in line order; `keepReviewed` records those of reviewed items.
+    var deferredSkips: [DeferredSkip] = []
+    /// The error that stopped reading, if any; it comes after the deferred skips.
+    var failure: (any Error)?
+  }
+
+  /// A meta line skipped only if its item is reviewed.
+  struct DeferredSkip {
+    var rawID: String
+    var reason: String
+    var line: Int
+    var field: String
+    var problem: String
+  }
+
+  /// The record of each provisional item, `nil` when the meta file does not list it (or its rules
+  /// drop it); records the deferred skips of reviewed items and then throws the meta reading's
+  /// error, as reading the meta file after the reviews would have.
+  static func keepReviewed(
+    _ meta: MetaItems, inputs: IngestInputs, wanted: [String: UInt32], count: Int
+  ) throws -> [ItemRecord?] {
+    if !meta.deferredSkips.isEmpty {
+      let name = try inputs.name(metaRole)
+      for skip in meta.deferredSkips where wanted[skip.rawID] != nil {
+        try inputs.report.skip(skip.reason, file: name, line: skip.line, field: skip.field, problem: skip.problem)
+      }
+    }
+    if let failure = meta.failure { throw failure }
+    var records = [ItemRecord?](repeating: nil, count: count)
+    for (rawID, record) in meta.records {
+      if let index = wanted[rawID] { records[Int(index)] = record }
+    }
+    return records
+  }
+
+  /// The meta file's reading on a thread of its own (a pthread, as `RawInputReader` reads ahead),
+  /// started at `init`, its result taken at `join()`.
+  ///
+  /// The reading and its result pass between the threads only through `pthread_create` and
+  /// `pthread_join`, which order memory; the reading records into a report of its own. When no
+  /// thread can be started, `join()` reads here.
+  final class MetaReadThread: @unchecked Sendable {
+    /// Cancelled when the result is no longer wanted (the reviews failed).
+    let stop: Cancellation
+    private var body: (() -> MetaItems)?
+    private var result: MetaItems?
+    private var thread: pthread_t?
+
+    init(stop: Cancellation, _ body: @escaping () -> MetaItems) {
+      self.stop = stop
+      self.body = body
+      let context = Unmanaged.passRetained(self).toOpaque()
+      var thread = pthread_t()
+      let code = pthread_create(
+        &thread, nil,
+        { context in
+          let reader = Unmanaged<MetaReadThread>.fromOpaque(context!).takeRetainedValue()
+          reader.result = reader.body?()
+          reader.body = nil
+          return nil
+        }, context)
+      if code == 0 {
+        self.thread = thread
+      } else {
+        Unmanaged<MetaReadThread>.fromOpaque(context).release()
+      }
+    }
+
+    /// Waits for the reading to end and returns what it gave; call once.
+    func join() -> MetaItems {
+      if let thread {
+        pthread_join(thread, nil)
+        self.thread = nil
+      } else if let body {
+        result = body()
+        self.body = nil
+      }
+      return result ?? MetaItems()
+    }
   }
 
   /// Keeps the events of known items; items and users get their final indices by first appearance.
@@ -411,44 +541,55 @@ enum AmazonReader {
 
   // MARK: Metadata
 
-  /// Reads the meta file; returns, for each provisional item, its record, or `nil` when the meta
-  /// file does not list it.
-  static func readMetadata(
-    _ inputs: IngestInputs, edition: Edition, wanted: [String: UInt32], count: Int
-  ) throws -> [ItemRecord?] {
-    let report = inputs.report
-    let name = try inputs.name(metaRole)
-    var records = [ItemRecord?](repeating: nil, count: count)
-    var firstLine = [Int](repeating: 0, count: count)
-    try inputs.forEachLine(metaRole) { line, number in
-      let python = edition.metaLayout == .pythonDicts2014
-      guard let value = try parse(line, pythonLiteral: python, report: report, name, number) else { return }
-      guard let object = value.objectValue else {
-        try report.skip("bad_meta_line", file: name, line: number, problem: "is a \(value.typeName), not a dict")
-        return
+  /// Reads the meta file: the record of each id (the first line of it with valid metadata), and,
+  /// deferred until the reviews say whether the item is reviewed, the skips of its other lines:
+  /// `bad_metadata` before that first line, `duplicate_item` after it.
+  ///
+  /// Errors do not escape: the one that stopped reading is the result's `failure`.
+  /// - Parameter stop: checked every 1024 lines; once cancelled, reading stops.
+  static func readMetadata(_ inputs: IngestInputs, edition: Edition, stop: Cancellation? = nil) -> MetaItems {
+    var items = MetaItems()
+    do {
+      let report = inputs.report
+      let name = try inputs.name(metaRole)
+      var firstLine: [String: Int] = [:]
+      var lines = 0
+      try inputs.forEachLine(metaRole) { line, number in
+        lines += 1
+        if lines & 1023 == 0 { try stop?.check() }
+        let python = edition.metaLayout == .pythonDicts2014
+        guard let value = try parse(line, pythonLiteral: python, report: report, name, number) else { return }
+        guard let object = value.objectValue else {
+          try report.skip("bad_meta_line", file: name, line: number, problem: "is a \(value.typeName), not a dict")
+          return
+        }
+        guard
+          let rawID = try idField(object, edition.metaItemField, reason: "bad_item_id", report: report, name, number)
+        else { return }
+        if let first = firstLine[rawID] {
+          items.deferredSkips.append(
+            DeferredSkip(
+              rawID: rawID, reason: "duplicate_item", line: number, field: edition.metaItemField,
+              problem: "repeats '\(rawID)' of line \(first) (the first is kept)"))
+          return
+        }
+        let record: ItemRecord
+        do throws(MetadataError) {
+          record = try itemRecord(rawID: rawID, object, edition: edition)
+        } catch {
+          items.deferredSkips.append(
+            DeferredSkip(
+              rawID: rawID, reason: "bad_metadata", line: number, field: error.field,
+              problem: describe(object[error.field], expected: error.expected)))
+          return
+        }
+        firstLine[rawID] = number
+        items.records[rawID] = record
       }
-      guard let rawID = try idField(object, edition.metaItemField, reason: "bad_item_id", report: report, name, number)
-      else { return }
-      guard let index = wanted[rawID].map(Int.init) else { return }
-      if firstLine[index] != 0 {
-        try report.skip(
-          "duplicate_item", file: name, line: number, field: edition.metaItemField,
-          problem: "repeats '\(rawID)' of line \(firstLine[index]) (the first is kept)")
-        return
-      }
-      let record: ItemRecord
-      do throws(MetadataError) {
-        record = try itemRecord(rawID: rawID, object, edition: edition)
-      } catch {
-        try report.skip(
-          "bad_metadata", file: name, line: number, field: error.field,
-          problem: describe(object[error.field], expected: error.expected))
-        return
-      }
-      firstLine[index] = number
-      records[index] = record
+    } catch {
+      items.failure = error
     }
-    return records
+    return items
   }
 
   /// A metadata field of an unexpected type.

@@ -114,6 +114,39 @@ final class IngestReport {
     }
   }
 
+  /// Adds what `other` recorded (a file read on another thread into a report of its own) as if its
+  /// lines had been read after this report's: files and truncations by role, `extra` entries
+  /// (`other`'s win), and skipped lines, each reason's count, files and first line numbers as
+  /// recording them one by one here would have left them (the example stays the first one's).
+  ///
+  /// Exact when `other` recorded each reason in one file, as a report of one file does; lines of
+  /// `other`'s further files (`otherFiles`) are counted, and their numbers are not known to be
+  /// added to `firstLines` when such a file is this record's first.
+  /// No diagnostics: `other` wrote its own "skipping" lines as it recorded.
+  func merge(_ other: IngestReport) {
+    for (role, count) in other.files { files[role] = count }
+    for (role, truncation) in other.truncatedAt { truncatedAt[role] = truncation }
+    for (key, value) in other.extra { extra[key] = value }
+    for (reason, added) in other.skipped {
+      guard var existing = skipped[reason] else {
+        skipped[reason] = added
+        continue
+      }
+      existing.count += added.count
+      let inFirstFile = added.count - added.otherFiles.values.reduce(0, +)
+      if existing.file == added.file {
+        let room = max(0, Self.keptLineNumbers - existing.firstLines.count)
+        existing.firstLines += added.firstLines.prefix(room)
+      } else {
+        existing.otherFiles[added.file, default: 0] += inFirstFile
+      }
+      for (file, count) in added.otherFiles where file != existing.file {
+        existing.otherFiles[file, default: 0] += count
+      }
+      skipped[reason] = existing
+    }
+  }
+
   func recordFile(role: String, name: String, lines: Int, blankLines: Int) {
     files[role] = FileCount(name: name, lines: lines, blankLines: blankLines)
   }

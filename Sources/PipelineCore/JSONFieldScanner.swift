@@ -11,9 +11,33 @@
 /// objects — makes `scan` return `false`, and the caller parses the line with `JSONParser`. A
 /// `false` is never a verdict on the line.
 ///
+/// Two options widen what `scan` accepts, for callers that want a few members of lines that are
+/// otherwise left to `JSONParser` too often (Amazon meta lines: escaped titles, `details` keys with
+/// escaped line breaks): `valuesOfAnyKind` reports a wanted member of any kind by the byte range of
+/// its text, for the caller to parse alone; `decodesNestedKeys` checks escaped and non-ASCII keys
+/// of nested objects for duplicates the way `JSONParser` does instead of giving up.
+///
 /// Long strings are scanned 16 bytes at a time (two 64-bit words, SWAR) for `"`, `\`, control and
 /// non-ASCII bytes.
 public struct JSONFieldScanner {
+  /// What `scan` accepts beyond the default.
+  public struct Options: OptionSet, Sendable {
+    public let rawValue: UInt8
+
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// A wanted member that is not simple (an escaped string, an object, an array, a literal, a
+    /// number not computed exactly) is reported as `.value`, the range of its text, instead of
+    /// making `scan` return `false`. Numbers that `JSONParser` might reject (exponents, very long
+    /// numbers) still make it return `false`.
+    public static let valuesOfAnyKind = Options(rawValue: 1)
+    /// A key with escapes or non-ASCII bytes in a nested object (never a top-level one) is decoded
+    /// as `JSONParser` decodes it and compared with the other keys of its object as `JSONParser`
+    /// compares them (`String` equality: canonical equivalence), instead of making `scan` return
+    /// `false`.
+    public static let decodesNestedKeys = Options(rawValue: 2)
+  }
+
   /// What a wanted member holds when `scan` returns `true`.
   public enum Kind: UInt8, Sendable {
     /// The object has no such member.
@@ -24,12 +48,17 @@ public struct JSONFieldScanner {
     case integer
     /// What `JSONParser` gives as `.number(number)` (always finite here).
     case number
+    /// Only with `Options.valuesOfAnyKind`: any other value. Its text (quotes and brackets
+    /// included) is `range` of the line, and `JSONParser.parse` of those bytes gives the member's
+    /// value.
+    case value
   }
 
   /// One wanted member of the last line scanned.
   public struct Field: Sendable, Equatable {
     public var kind: Kind = .missing
-    /// For `.string`: the bytes between the quotes, as offsets into the line.
+    /// For `.string`: the bytes between the quotes; for `.value`: the value's text; as offsets
+    /// into the line.
     public var range: Range<Int> = 0..<0
     public var integer: Int64 = 0
     public var number: Double = 0
@@ -48,6 +77,7 @@ public struct JSONFieldScanner {
 
   private let names: [Key]
   private let nameBytes: [[UInt8]]
+  private let options: Options
   /// The keys of the objects open at the moment, for the duplicate-key check.
   private let openKeys = KeyStack()
 
@@ -62,8 +92,11 @@ public struct JSONFieldScanner {
     var prefix: UInt64
   }
 
-  /// - Parameter names: the wanted top-level member names (ASCII, no character that JSON escapes).
-  public init(names: [String]) {
+  /// - Parameters:
+  ///   - names: the wanted top-level member names (ASCII, no character that JSON escapes).
+  ///   - options: what `scan` accepts beyond the default (none by default).
+  public init(names: [String], options: Options = []) {
+    self.options = options
     precondition(
       names.allSatisfy { name in name.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x80 && $0 != 0x22 && $0 != 0x5C } },
       "JSONFieldScanner: member names must be printable ASCII")
@@ -109,19 +142,28 @@ public struct JSONFieldScanner {
     defer { openKeys.count = firstKey }
     // One bit per key hash: keys are compared only with a set bit (a possible duplicate).
     var seen: UInt64 = 0
+    // With `decodesNestedKeys`, from the first escaped or non-ASCII key on: the object's keys as
+    // `JSONParser` decodes them, compared as it compares them.
+    var decodedKeys: Set<String>? = nil
     while true {
       cursor.skipWhitespace()
       guard cursor.position < cursor.count, cursor.base[cursor.position] == UInt8(ascii: "\"") else { return false }
       let keyStart = cursor.position + 1
       var flags: UInt8 = 0
-      guard let keyEnd = cursor.scanString(flags: &flags), flags == 0 else { return false }
+      guard let keyEnd = cursor.scanString(flags: &flags) else { return false }
       let key = cursor.key(start: keyStart, length: keyEnd - 1 - keyStart)
       guard openKeys.count - firstKey < Self.maximumMembers, openKeys.count < KeyStack.capacity else { return false }
-      let bit: UInt64 = 1 << (((key.prefix ^ UInt64(key.length)) &* 0x9E37_79B9_7F4A_7C15) >> 58)
-      if seen & bit != 0 {
-        for index in firstKey..<openKeys.count where cursor.equal(openKeys.keys[index], key) { return false }
+      if flags != 0 || decodedKeys != nil {
+        guard !topLevel, options.contains(.decodesNestedKeys),
+          insertDecodedKey(key, flags: flags, cursor: cursor, firstKey: firstKey, into: &decodedKeys)
+        else { return false }
+      } else {
+        let bit: UInt64 = 1 << (((key.prefix ^ UInt64(key.length)) &* 0x9E37_79B9_7F4A_7C15) >> 58)
+        if seen & bit != 0 {
+          for index in firstKey..<openKeys.count where cursor.equal(openKeys.keys[index], key) { return false }
+        }
+        seen |= bit
       }
-      seen |= bit
       openKeys.keys[openKeys.count] = key
       openKeys.count += 1
       cursor.position = keyEnd
@@ -137,7 +179,7 @@ public struct JSONFieldScanner {
         }
       }
       if wanted >= 0 {
-        guard scanWantedValue(&cursor, into: wanted) else { return false }
+        guard scanWantedValue(&cursor, into: wanted, depth: depth + 1) else { return false }
       } else {
         guard scanValue(&cursor, depth: depth + 1) else { return false }
       }
@@ -148,6 +190,35 @@ public struct JSONFieldScanner {
       if byte == UInt8(ascii: ",") { continue }
       return byte == UInt8(ascii: "}")
     }
+  }
+
+  /// Adds `key` (of the object whose keys from `firstKey` on are open) to `decodedKeys`, first
+  /// filling it with the object's earlier keys (all plain ASCII); `false` when `JSONParser` would
+  /// find the key a duplicate, or could not decode it.
+  private func insertDecodedKey(
+    _ key: Key, flags: UInt8, cursor: Cursor, firstKey: Int, into decodedKeys: inout Set<String>?
+  ) -> Bool {
+    func plain(_ key: Key) -> String {
+      String(decoding: UnsafeBufferPointer(start: cursor.base + key.start, count: key.length), as: UTF8.self)
+    }
+    if decodedKeys == nil {
+      var keys = Set<String>()
+      for index in firstKey..<openKeys.count { keys.insert(plain(openKeys.keys[index])) }
+      decodedKeys = keys
+    }
+    let text: String
+    if flags == 0 {
+      text = plain(key)
+    } else {
+      var parser = JSONParser.Cursor(bytes: UnsafeBufferPointer(start: cursor.base, count: cursor.count))
+      parser.position = key.start - 1
+      do throws(JSONParser.SyntaxError) {
+        text = try parser.parseString()
+      } catch {
+        return false
+      }
+    }
+    return decodedKeys!.insert(text).inserted
   }
 
   /// The array whose `[` is at the cursor; leaves the cursor after its `]`.
@@ -196,23 +267,37 @@ public struct JSONFieldScanner {
   }
 
   /// A wanted member's value: a string without escapes or a number computed exactly; anything
-  /// else is left to `JSONParser`.
-  private mutating func scanWantedValue(_ cursor: inout Cursor, into index: Int) -> Bool {
+  /// else is left to `JSONParser`, or with `valuesOfAnyKind` reported as `.value` when valid.
+  private mutating func scanWantedValue(_ cursor: inout Cursor, into index: Int, depth: Int) -> Bool {
     guard cursor.position < cursor.count else { return false }
+    let anyKind = options.contains(.valuesOfAnyKind)
     let start = cursor.position
     let byte = cursor.base[start]
     if byte == UInt8(ascii: "\"") {
       var flags: UInt8 = 0
-      guard let end = cursor.scanString(flags: &flags), flags & Cursor.escaped == 0 else { return false }
+      guard let end = cursor.scanString(flags: &flags) else { return false }
       cursor.position = end
-      fields[index] = Field(kind: .string, range: (start + 1)..<(end - 1))
+      if flags & Cursor.escaped == 0 {
+        fields[index] = Field(kind: .string, range: (start + 1)..<(end - 1))
+      } else {
+        guard anyKind else { return false }
+        fields[index] = Field(kind: .value, range: start..<end)
+      }
       return true
     }
-    guard byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte),
-      let shape = cursor.scanNumber()
-    else { return false }
-    guard let field = Self.numberField(cursor.base + start, shape) else { return false }
-    fields[index] = field
+    if byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+      guard let shape = cursor.scanNumber() else { return false }
+      if let field = Self.numberField(cursor.base + start, shape) {
+        fields[index] = field
+        return true
+      }
+      // As `scanValue`: what `JSONParser` might reject is left to it.
+      guard anyKind, !shape.hasExponent, shape.integerDigits <= 300 else { return false }
+      fields[index] = Field(kind: .value, range: start..<cursor.position)
+      return true
+    }
+    guard anyKind, scanValue(&cursor, depth: depth) else { return false }
+    fields[index] = Field(kind: .value, range: start..<cursor.position)
     return true
   }
 
