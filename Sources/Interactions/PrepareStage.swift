@@ -115,8 +115,15 @@ public enum PrepareStage: PipelineStage {
 
   /// Prepares samples from a log in memory: the whole stage except reading and writing files.
   ///
+  /// - Parameters:
+  ///   - log: the interaction log.
+  ///   - options: the stage's parameters.
+  ///   - threads: how many threads sort events and samples and format exports; the output does not
+  ///     depend on it.
   /// - Complexity: O(*n* log *n*) in the number of events *n*, plus copying histories.
-  public static func prepare(_ log: InteractionLog, options: PrepareOptions) throws(PipelineError) -> Output {
+  public static func prepare(
+    _ log: InteractionLog, options: PrepareOptions, threads: Int = Parallel.defaultThreadCount
+  ) throws(PipelineError) -> Output {
     try options.check()
     var samples: PreparedSamples
     var report: PrepareReport
@@ -138,13 +145,18 @@ public enum PrepareStage: PipelineStage {
           : ties
             + "; samples are ordered by (timestamp, user id, item id, position in the user's sequence) before the split"
       )
-      let sequences = try UserSequences.build(from: log, options: options, report: &report)
-      if options.export == .tca4recCSV {
-        exports = try TCA4RecExport.files(log: log, sequences: sequences, options: options)
+      let sequences = try UserSequences.build(from: log, options: options, threads: threads, report: &report)
+      let splits: [SplitName: SampleSet]
+      if options.sampleProtocol == .leaveOneOut {
+        splits = LeaveOneOut.samples(sequences, options: options)
+      } else {
+        let ordered = SlidingWindow.ordered(sequences, options: options, threads: threads)
+        if options.export == .tca4recCSV {
+          exports = try TCA4RecExport.files(
+            log: log, sequences: sequences, ordered: ordered, options: options, threads: threads)
+        }
+        splits = SlidingWindow.samples(sequences, ordered, options: options)
       }
-      let splits =
-        options.sampleProtocol == .leaveOneOut
-        ? LeaveOneOut.samples(sequences, options: options) : SlidingWindow.samples(sequences, options: options)
       samples = PreparedSamples(
         items: sequences.itemIndices.map { log.items[$0] }, users: sequences.userIndices.map { log.users[$0] },
         splits: splits)
@@ -176,12 +188,7 @@ public enum PrepareStage: PipelineStage {
       "prepare: read \(log.eventCount) events, \(log.users.count) users, \(log.items.count) items in \(formatDuration(monotonicSeconds() - start))"
     )
     let output = try prepare(log, options: options)
-    try output.samples.write(to: context.outputDirectory)
-    try FileSystem.writeText(context.outputPath(PreparedSamples.reportFile), output.report.json.prettyText())
-    for (path, bytes) in output.exports {
-      try FileSystem.createDirectory(FileSystem.parentPath(context.outputPath(path)))
-      try FileSystem.writeFile(context.outputPath(path), bytes)
-    }
+    try write(output, to: context.outputDirectory, threads: Parallel.defaultThreadCount)
     for step in output.report.steps {
       context.diagnostics.detail("prepare: after \(step.name): \(step.counts)")
     }
@@ -190,6 +197,42 @@ public enum PrepareStage: PipelineStage {
       "prepare: \(output.samples.users.count) users, \(output.samples.items.count) items → \(counts) samples (\(options.sampleProtocol.rawValue)) in \(formatDuration(monotonicSeconds() - start))"
     )
     return output.metrics
+  }
+
+  /// Writes `output` into `directory`: the samples (`PreparedSamples.write`), `report.json` and the
+  /// exports, shared among `threads` threads, the largest first.
+  ///
+  /// Each file is written whole by one thread, so the files do not depend on the thread count; when
+  /// writes fail, the error is the one writing them in that order on one thread would meet first.
+  static func write(_ output: Output, to directory: String, threads: Int) throws(PipelineError) {
+    for path in Set(output.exports.map { FileSystem.parentPath($0.path) }).sorted() where !path.isEmpty {
+      try FileSystem.createDirectory(FileSystem.join(directory, path))
+    }
+    let report = Array(output.report.json.prettyText().utf8)
+    // Job 0 writes the samples, job 1 the report, job 2 + k export k.
+    let samplesSize = SplitName.allCases.reduce(0) { total, split in
+      total + output.samples[split].count * 20 + output.samples[split].historyValues.count * 4
+    }
+    let sizes = [samplesSize, report.count] + output.exports.map(\.bytes.count)
+    let jobs = sizes.indices.sorted { sizes[$0] > sizes[$1] || (sizes[$0] == sizes[$1] && $0 < $1) }
+    var failures = [PipelineError?](repeating: nil, count: jobs.count)
+    failures.withUnsafeMutableBufferPointer { failures in
+      let failures = DisjointPointer(failures)
+      Parallel.forEach(jobs.count, threads: threads) { order in
+        do throws(PipelineError) {
+          switch jobs[order] {
+          case 0: try output.samples.write(to: directory)
+          case 1: try FileSystem.writeFile(FileSystem.join(directory, PreparedSamples.reportFile), report)
+          case let job:
+            let (path, bytes) = output.exports[job - 2]
+            try FileSystem.writeFile(FileSystem.join(directory, path), bytes)
+          }
+        } catch {
+          failures[jobs[order]] = error
+        }
+      }
+    }
+    if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
   }
 
   /// Reads the artifact back and checks its invariants (`PreparedSamples.read`), then that

@@ -19,12 +19,64 @@ enum TCA4RecExport {
   static let directory = "tca4rec"
   static let extraColumns = ["brand", "style", "category"]
 
+  /// How many sample lines one task formats; the tasks are shared among the threads.
+  static let linesPerTask = 16_384
+
   /// The files (path relative to the artifact, contents), in the order they are written.
+  ///
+  /// `item.csv`, `user.csv` and `data_stat.json` are made on one thread while another formats the
+  /// tables of the sample lines; then the sample lines are formatted in tasks of `linesPerTask`
+  /// lines on `threads` threads, and each file is its tasks' bytes one after the other, so the files
+  /// do not depend on the thread count.
   static func files(
-    log: InteractionLog, sequences: UserSequences, options: PrepareOptions
+    log: InteractionLog, sequences: UserSequences, ordered: SlidingWindow.Ordered, options: PrepareOptions,
+    threads: Int
   ) throws(PipelineError) -> [(path: String, bytes: [UInt8])] {
-    var files: [(path: String, bytes: [UInt8])] = []
+    guard sequences.itemCount > 0 else { return [] }
+    // What the two threads make first: the item and user files, and the tables of the sample lines.
+    enum Part {
+      case pending
+      case tables(Result<[(path: String, bytes: [UInt8])], PipelineError>)
+      case lines(TCA4RecSampleLines)
+    }
+    var parts: [Part] = [.pending, .pending]
+    parts.withUnsafeMutableBufferPointer { parts in
+      let parts = DisjointPointer(parts)
+      Parallel.forEach(2, threads: threads) { job in
+        parts[job] =
+          job == 0
+          ? .tables(Result { () throws(PipelineError) in try itemAndUserFiles(log: log, sequences: sequences) })
+          : .lines(TCA4RecSampleLines(sequences, options: options))
+      }
+    }
+    guard case .tables(let tables) = parts[0], case .lines(let sampleLines) = parts[1] else {
+      preconditionFailure("TCA4RecExport: a part was not made")
+    }
+    var files = try tables.get().map { (FileSystem.join(directory, $0.path), $0.bytes) }
     func add(_ name: String, _ bytes: [UInt8]) { files.append((FileSystem.join(directory, name), bytes)) }
+
+    // Each split's lines in tasks, then each split's sample (drawn indices into the split).
+    let (candidates, splits) = ordered
+    let header = Array("uid,iid,his_len,hist_id,rating,label,hist_rating,hist_label,timestamp\n".utf8)
+    for (split, (name, range)) in splits.enumerated() {
+      add(
+        "\(name.rawValue).csv",
+        sampleLines.file(header: header, candidates, range, linesPerTask: linesPerTask, threads: threads))
+      let sampleSize = options.exportSamples[split]
+      let drawn = Downsampling.numpyIndices(total: range.count, count: sampleSize, seed: options.seed)
+      add(
+        "\(name.rawValue)_\(sampleSize).csv",
+        header + sampleLines.lines(candidates, drawn.map { range.lowerBound + $0 }))
+    }
+    return files
+  }
+
+  /// `item.csv`, `user.csv` and `data_stat.json` (names without the directory).
+  static func itemAndUserFiles(log: InteractionLog, sequences: UserSequences) throws(PipelineError) -> [(
+    path: String, bytes: [UInt8]
+  )] {
+    var files: [(path: String, bytes: [UInt8])] = []
+    func add(_ name: String, _ bytes: [UInt8]) { files.append((name, bytes)) }
     let items = sequences.itemIndices.map { log.items[$0] }
     guard let first = items.first else { return [] }
     guard first.metadata["mapping_iid"]?.stringValue != nil else {
@@ -71,55 +123,7 @@ enum TCA4RecExport {
     add(
       "data_stat.json",
       Array("{\n  \"num_user\": \(sequences.userCount),\n  \"num_item\": \(sequences.itemCount)\n}".utf8))
-
-    let (candidates, splits) = SlidingWindow.ordered(sequences, options: options)
-    let header = "uid,iid,his_len,hist_id,rating,label,hist_rating,hist_label,timestamp\n"
-    for ((split, range), sampleSize) in zip(splits, options.exportSamples) {
-      // One buffer per file; the sampled file is cut from it by each row's start.
-      csv.raw(header)
-      var starts: [Int] = []
-      starts.reserveCapacity(range.count + 1)
-      for candidate in candidates[range] {
-        starts.append(csv.bytes.count)
-        appendSample(candidate, sequences, options: options, to: &csv)
-      }
-      starts.append(csv.bytes.count)
-      let whole = csv.take()
-      var sampled = Array(header.utf8)
-      for index in Downsampling.numpyIndices(total: range.count, count: sampleSize, seed: options.seed) {
-        sampled += whole[starts[index]..<starts[index + 1]]
-      }
-      add("\(split.rawValue).csv", whole)
-      add("\(split.rawValue)_\(sampleSize).csv", sampled)
-    }
     return files
-  }
-
-  /// Appends one sample's line: `uid,iid,his_len,hist_id,rating,label,hist_rating,hist_label,timestamp`.
-  static func appendSample(
-    _ candidate: SlidingWindow.Candidate, _ sequences: UserSequences, options: PrepareOptions, to csv: inout CSVBytes
-  ) {
-    let event = Int(candidate.event)
-    let history = SlidingWindow.historyStart(candidate, sequences, options: options)..<event
-    let rating = sequences.ratings[event]
-    csv.integer(Int(candidate.user))
-    csv.separator()
-    csv.integer(Int(candidate.item))
-    csv.separator()
-    csv.integer(history.count)
-    csv.separator()
-    csv.list(history) { $0.integer(Int(sequences.items[$1])) }
-    csv.separator()
-    csv.pythonFloat(rating)
-    csv.separator()
-    csv.label(rating)
-    csv.separator()
-    csv.list(history) { $0.pythonFloat(sequences.ratings[$1]) }
-    csv.separator()
-    csv.list(history) { $0.label(sequences.ratings[$1]) }
-    csv.separator()
-    csv.integer(Int(candidate.timestamp))
-    csv.endLine()
   }
 }
 
@@ -153,42 +157,7 @@ struct CSVBytes {
     bytes.append(UInt8(ascii: "\""))
   }
 
-  /// Python's `repr` of a list, one element per position, each written by `element`; quoted when it
-  /// holds ", ", that is exactly when it has two or more entries.
-  @inline(__always)
-  mutating func list(_ positions: Range<Int>, _ element: (inout CSVBytes, Int) -> Void) {
-    let quoted = positions.count >= 2
-    if quoted { bytes.append(UInt8(ascii: "\"")) }
-    bytes.append(UInt8(ascii: "["))
-    for position in positions {
-      if position != positions.lowerBound {
-        bytes.append(UInt8(ascii: ","))
-        bytes.append(UInt8(ascii: " "))
-      }
-      element(&self, position)
-    }
-    bytes.append(UInt8(ascii: "]"))
-    if quoted { bytes.append(UInt8(ascii: "\"")) }
-  }
-
-  mutating func integer(_ value: Int) {
-    if value < 0 { bytes.append(UInt8(ascii: "-")) }
-    var magnitude = value.magnitude
-    // Twenty digits hold any Int; they are written back to front into a stack buffer.
-    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-    withUnsafeMutableBytes(of: &digits) { buffer in
-      var start = buffer.count
-      repeat {
-        start -= 1
-        buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-        magnitude /= 10
-      } while magnitude > 0
-      bytes.append(contentsOf: buffer[start...])
-    }
-  }
-
-  /// `1` when the official `label` is set (rating > 4), else `0`.
-  mutating func label(_ rating: Float) { bytes.append(rating > 4 ? UInt8(ascii: "1") : UInt8(ascii: "0")) }
+  mutating func integer(_ value: Int) { JSONValue.appendDecimal(Int64(value), to: &bytes) }
 
   /// Python's `repr` of a float: `5.0` for whole numbers, else the shortest round trip (`4.5`), `nan`.
   mutating func pythonFloat(_ value: Float) {

@@ -73,16 +73,25 @@ extension InteractionLog {
   public static let usersFile = "users.jsonl"
   public static let reportFile = "report.json"
 
-  static func itemJSON(_ item: ItemRecord) -> JSONValue {
-    var object = item.metadata
-    object["raw_id"] = .string(item.rawID)
-    object["title"] = item.title.map(JSONValue.string) ?? .null
-    return .object(object)
+  /// Appends an `items.jsonl` line to `bytes`: the canonical text of the item's metadata with
+  /// `raw_id` and `title` (`null` when it has none) added, without building that object.
+  static func appendItemJSON(_ item: ItemRecord, to bytes: inout [UInt8]) {
+    JSONValue.appendCanonicalObject(
+      item.metadata, adding: ["raw_id": .string(item.rawID), "title": item.title.map(JSONValue.string) ?? .null],
+      to: &bytes)
+  }
+
+  /// Appends a `users.jsonl` line, `{"raw_id":"…"}`, to `bytes`.
+  static func appendUserJSON(_ rawID: String, to bytes: inout [UInt8]) {
+    bytes.append(contentsOf: #"{"raw_id":"#.utf8)
+    JSONValue.appendCanonical(string: rawID, to: &bytes)
+    bytes.append(UInt8(ascii: "}"))
   }
 
   static func item(from json: JSONValue, path: String, line: Int) throws(PipelineError) -> ItemRecord {
     guard var object = json.objectValue, let rawID = object["raw_id"]?.stringValue else {
-      throw .invalidArtifact("'\(path)' line \(line): field 'raw_id' must be a string")
+      throw .invalidArtifact(
+        "'\(path)' line \(line): field 'raw_id' must be a string; rerun the ingest stage with --force")
     }
     let title = object["title"]?.stringValue
     object["raw_id"] = nil
@@ -90,14 +99,87 @@ extension InteractionLog {
     return ItemRecord(rawID: rawID, title: title, metadata: object)
   }
 
-  /// Writes the artifact files (not the report) into `directory`.
+  /// Whether a key's bytes spell `name`.
+  @inline(__always)
+  static func isKey(_ key: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
+    name.withUTF8Buffer { key.elementsEqual($0) }
+  }
+
+  /// The item of an `items.jsonl` line that is a flat object of strings with a `raw_id`
+  /// (`JSONLines.scanStringMembers`), as `item(from:path:line:)` would build it; `nil` for any other
+  /// line, which then goes through `JSONParser`.
+  static func fastItem(_ line: UnsafeBufferPointer<UInt8>) -> ItemRecord? {
+    var rawID: String?
+    var title: String?
+    var metadata: [String: JSONValue] = [:]
+    let scanned = JSONLines.scanStringMembers(line) { key, value in
+      if isKey(key, "raw_id") {
+        rawID = value
+      } else if isKey(key, "title") {
+        title = value
+      } else {
+        metadata[String(decoding: key, as: UTF8.self)] = .string(value)
+      }
+    }
+    guard scanned, let rawID else { return nil }
+    return ItemRecord(rawID: rawID, title: title, metadata: metadata)
+  }
+
+  /// The raw id of a `users.jsonl` line that is a flat object of strings with a `raw_id` (in the
+  /// canonical form `{"raw_id":"…"}`); `nil` for any other line, which then goes through `JSONParser`.
+  static func fastUser(_ line: UnsafeBufferPointer<UInt8>) -> String? {
+    var rawID: String?
+    let scanned = JSONLines.scanStringMembers(line) { key, value in
+      if isKey(key, "raw_id") { rawID = value }
+    }
+    return scanned ? rawID : nil
+  }
+
+  /// Writes the artifact files (not the report) into `directory`: the event arrays and
+  /// `users.jsonl` on one thread, `items.jsonl` and the predefined splits on another (when there
+  /// are two). A failure is reported as writing them one by one would: items, users, events,
+  /// predefined splits.
   public func write(to directory: String) throws(PipelineError) {
-    try JSONLines.write(items.map(Self.itemJSON), to: FileSystem.join(directory, Self.itemsFile))
-    try JSONLines.write(users.map { .object(["raw_id": .string($0)]) }, to: FileSystem.join(directory, Self.usersFile))
+    // Jobs 0 to 3 are items, users, events and predefined splits (the order failures are reported
+    // in); `Parallel.forEach` deals indices 0 and 2 to one thread and 1 and 3 to the other, so this
+    // order puts events and users on one thread, items and predefined splits on the other.
+    let order = [2, 0, 1, 3]
+    var failures = [PipelineError?](repeating: nil, count: order.count)
+    failures.withUnsafeMutableBufferPointer { failures in
+      let failures = DisjointPointer(failures)
+      Parallel.forEach(order.count, threads: Parallel.defaultThreadCount) { dealt in
+        let job = order[dealt]
+        do throws(PipelineError) {
+          switch job {
+          case 0:
+            try JSONLines.write(items.count, to: FileSystem.join(directory, Self.itemsFile)) { index, bytes in
+              Self.appendItemJSON(items[index], to: &bytes)
+            }
+          case 1:
+            try JSONLines.write(users.count, to: FileSystem.join(directory, Self.usersFile)) { index, bytes in
+              Self.appendUserJSON(users[index], to: &bytes)
+            }
+          case 2: try writeEvents(to: directory)
+          default: try writePredefined(to: directory)
+          }
+        } catch {
+          failures[job] = error
+        }
+      }
+    }
+    if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+  }
+
+  /// Writes the four `events.*.npy` arrays.
+  func writeEvents(to directory: String) throws(PipelineError) {
     try NumPyArray.write(eventUser, to: FileSystem.join(directory, "events.user.npy"))
     try NumPyArray.write(eventItem, to: FileSystem.join(directory, "events.item.npy"))
     try NumPyArray.write(eventTime, to: FileSystem.join(directory, "events.timestamp.npy"))
     try NumPyArray.write(eventRating, to: FileSystem.join(directory, "events.rating.npy"))
+  }
+
+  /// Writes the `predefined.<split>.*.npy` arrays of the splits the log has.
+  func writePredefined(to directory: String) throws(PipelineError) {
     for split in SplitName.allCases {
       guard let samples = predefined[split] else { continue }
       let prefix = FileSystem.join(directory, "predefined.\(split.rawValue)")
@@ -119,22 +201,47 @@ extension InteractionLog {
   /// Reads an `interactions` artifact and checks its invariants (equal lengths, indices in range,
   /// CSR offsets monotone); errors name the file.
   public static func read(from directory: String) throws(PipelineError) -> InteractionLog {
-    var log = InteractionLog()
+    // items.jsonl on one thread; users.jsonl, then the event arrays on another. The errors are
+    // those of reading them in that order on one thread: items first.
     let itemsPath = FileSystem.join(directory, itemsFile)
-    for (index, record) in try JSONLines.read(itemsPath).enumerated() {
-      log.items.append(try item(from: record, path: itemsPath, line: index + 1))
-    }
     let usersPath = FileSystem.join(directory, usersFile)
-    for (index, record) in try JSONLines.read(usersPath).enumerated() {
-      guard let rawID = record["raw_id"]?.stringValue else {
-        throw .invalidArtifact("'\(usersPath)' line \(index + 1): field 'raw_id' must be a string")
+    @Sendable func readItems() throws(PipelineError) -> [ItemRecord] {
+      try JSONLines.read(itemsPath, fast: fastItem) { value, line throws(PipelineError) in
+        try item(from: value, path: itemsPath, line: line)
       }
-      log.users.append(rawID)
     }
-    log.eventUser = try NumPyArray.read(UInt32.self, from: FileSystem.join(directory, "events.user.npy")).values
-    log.eventItem = try NumPyArray.read(UInt32.self, from: FileSystem.join(directory, "events.item.npy")).values
-    log.eventTime = try NumPyArray.read(Int64.self, from: FileSystem.join(directory, "events.timestamp.npy")).values
-    log.eventRating = try NumPyArray.read(Float.self, from: FileSystem.join(directory, "events.rating.npy")).values
+    @Sendable func readUsersAndEvents() throws(PipelineError) -> InteractionLog {
+      var log = InteractionLog()
+      log.users = try JSONLines.read(usersPath, fast: fastUser) { value, line throws(PipelineError) in
+        guard let rawID = value["raw_id"]?.stringValue else {
+          throw .invalidArtifact(
+            "'\(usersPath)' line \(line): field 'raw_id' must be a string; rerun the ingest stage with --force")
+        }
+        return rawID
+      }
+      log.eventUser = try NumPyArray.read(UInt32.self, from: FileSystem.join(directory, "events.user.npy")).values
+      log.eventItem = try NumPyArray.read(UInt32.self, from: FileSystem.join(directory, "events.item.npy")).values
+      log.eventTime = try NumPyArray.read(Int64.self, from: FileSystem.join(directory, "events.timestamp.npy")).values
+      log.eventRating = try NumPyArray.read(Float.self, from: FileSystem.join(directory, "events.rating.npy")).values
+      return log
+    }
+    var items: Result<[ItemRecord], PipelineError> = .success([])
+    var rest: Result<InteractionLog, PipelineError> = .success(InteractionLog())
+    withUnsafeMutablePointer(to: &items) { items in
+      withUnsafeMutablePointer(to: &rest) { rest in
+        let (items, rest) = (DisjointPointer(items), DisjointPointer(rest))
+        Parallel.forEach(2, threads: Parallel.defaultThreadCount) { job in
+          if job == 0 {
+            items[0] = Result { () throws(PipelineError) in try readItems() }
+          } else {
+            rest[0] = Result { () throws(PipelineError) in try readUsersAndEvents() }
+          }
+        }
+      }
+    }
+    let itemRecords = try items.get()
+    var log = try rest.get()
+    log.items = itemRecords
     let count = log.eventUser.count
     guard log.eventItem.count == count, log.eventTime.count == count, log.eventRating.count == count else {
       throw .invalidArtifact("'\(directory)': events.*.npy arrays have different lengths; rerun ingest with --force")

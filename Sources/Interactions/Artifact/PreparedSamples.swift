@@ -42,22 +42,33 @@ public struct PreparedSamples: Equatable, Sendable {
 extension PreparedSamples {
   static let reservedItemKeys: Set<String> = ["id", "raw_id", "title"]
 
-  static func itemJSON(_ item: ItemRecord, id: Int) -> JSONValue {
-    var object = item.metadata
-    object["id"] = .integer(Int64(id))
-    object["raw_id"] = .string(item.rawID)
-    object["title"] = item.title.map(JSONValue.string) ?? .null
-    return .object(object)
+  /// Appends line `id - 1` of `items.jsonl` to `bytes`: the canonical text of the item's metadata
+  /// with `id`, `raw_id` and `title` (`null` when it has none) added, without building that object.
+  static func appendItemJSON(_ item: ItemRecord, id: Int, to bytes: inout [UInt8]) {
+    JSONValue.appendCanonicalObject(
+      item.metadata,
+      adding: [
+        "id": .integer(Int64(id)), "raw_id": .string(item.rawID), "title": item.title.map(JSONValue.string) ?? .null,
+      ], to: &bytes)
+  }
+
+  /// Appends line `id - 1` of `users.jsonl`, `{"id":…,"raw_id":"…"}`, to `bytes`.
+  static func appendUserJSON(_ rawID: String, id: Int, to bytes: inout [UInt8]) {
+    bytes.append(contentsOf: #"{"id":"#.utf8)
+    JSONValue.appendDecimal(Int64(id), to: &bytes)
+    bytes.append(contentsOf: #","raw_id":"#.utf8)
+    JSONValue.appendCanonical(string: rawID, to: &bytes)
+    bytes.append(UInt8(ascii: "}"))
   }
 
   /// Writes `items.jsonl`, `users.jsonl` and every split's arrays (not the report) into `directory`.
   public func write(to directory: String) throws(PipelineError) {
-    try JSONLines.write(
-      items.enumerated().map { Self.itemJSON($0.element, id: $0.offset + 1) },
-      to: FileSystem.join(directory, Self.itemsFile))
-    try JSONLines.write(
-      users.enumerated().map { .object(["id": .integer(Int64($0.offset + 1)), "raw_id": .string($0.element)]) },
-      to: FileSystem.join(directory, Self.usersFile))
+    try JSONLines.write(items.count, to: FileSystem.join(directory, Self.itemsFile)) { index, bytes in
+      Self.appendItemJSON(items[index], id: index + 1, to: &bytes)
+    }
+    try JSONLines.write(users.count, to: FileSystem.join(directory, Self.usersFile)) { index, bytes in
+      Self.appendUserJSON(users[index], id: index + 1, to: &bytes)
+    }
     for split in SplitName.allCases {
       try self[split].write(split, to: directory)
     }

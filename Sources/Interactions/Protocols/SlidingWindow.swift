@@ -19,10 +19,14 @@ enum SlidingWindow {
     var event: Int32
   }
 
-  /// Every sample in split order, and the ranges of train, valid and test in it.
-  static func ordered(_ sequences: UserSequences, options: PrepareOptions) -> (
-    candidates: [Candidate], splits: [(SplitName, Range<Int>)]
-  ) {
+  /// The samples in split order, and the ranges of train, valid and test in them.
+  typealias Ordered = (candidates: [Candidate], splits: [(SplitName, Range<Int>)])
+
+  /// Every sample in split order, and the ranges of train, valid and test in it; `threads` threads
+  /// sort them (the order does not depend on it).
+  ///
+  /// - Complexity: `TimeKeyOrder.order`'s cost for the samples.
+  static func ordered(_ sequences: UserSequences, options: PrepareOptions, threads: Int) -> Ordered {
     var candidates: [Candidate] = []
     candidates.reserveCapacity(sequences.eventCount)
     for user in 0..<sequences.userCount {
@@ -36,9 +40,13 @@ enum SlidingWindow {
             event: Int32(event)))
       }
     }
-    candidates.sort { left, right in
-      (left.timestamp, left.user, left.item, left.event) < (right.timestamp, right.user, right.item, right.event)
-    }
+    // The candidates are in event order, so sorting by (timestamp, user, item, position) sorts them
+    // by (timestamp, user, item, event).
+    let itemLimit = UInt64(sequences.itemCount + 1)
+    let order = TimeKeyOrder.order(
+      times: candidates.map(\.timestamp), keys: candidates.map { UInt64($0.user) * itemLimit + UInt64($0.item) },
+      threads: threads)
+    candidates = order.map { [candidates] position in candidates[Int(position)] }
     let count = candidates.count
     let trainCount = min(count, Int(Double(count) * options.trainRatio))
     let validCount = min(count - trainCount, Int(Double(count) * options.validRatio))
@@ -56,9 +64,12 @@ enum SlidingWindow {
     max(sequences.offsets[Int(candidate.user) - 1], Int(candidate.event) - options.maximumHistory)
   }
 
-  /// - Complexity: O(*s* log *s*) for sorting *s* samples, plus copying histories.
-  static func samples(_ sequences: UserSequences, options: PrepareOptions) -> [SplitName: SampleSet] {
-    let (candidates, splits) = ordered(sequences, options: options)
+  /// The samples of each split, from `ordered(_:options:threads:)`.
+  ///
+  /// - Complexity: O(samples × `maximumHistory`) for copying histories.
+  static func samples(_ sequences: UserSequences, _ ordered: Ordered, options: PrepareOptions) -> [SplitName: SampleSet]
+  {
+    let (candidates, splits) = ordered
     var result: [SplitName: SampleSet] = [:]
     for (split, range) in splits {
       var set = SampleSet()
