@@ -162,7 +162,8 @@ struct CSVBytes {
   /// Python's `repr` of a float: `5.0` for whole numbers, else the shortest round trip (`4.5`), `nan`.
   mutating func pythonFloat(_ value: Float) {
     let number = Double(value)
-    if number.rounded() == number && abs(number) < 1e15 {
+    // Python's repr writes whole numbers below 1e16 positionally ("1000000000000000.0").
+    if number.rounded() == number && abs(number) < 1e16 {
       integer(Int(number))
       if number == 0 && number.sign == .minus { bytes.insert(UInt8(ascii: "-"), at: bytes.count - 1) }
       raw(".0")

@@ -5,7 +5,7 @@ import PipelineCore
 import Testing
 
 /// Ratings of every shape the export writes: whole, fractional, missing, signed zero, huge.
-private let exportRatings: [Float] = [5, 4, 4.5, 1, .nan, 0.1, -0.0, 3, 1e20, 2.25]
+private let exportRatings: [Float] = [5, 4, 4.5, 1, .nan, 0.1, -0.0, 3, 1e20, 2.25, 1e15, 5e15, 1e16]
 
 /// The rating of user `user`'s events of item `item` (a function of the pair, so that an oracle can
 /// find any history entry's rating).
@@ -58,7 +58,7 @@ private func exportOptions(minimumHistory: Int, maximumHistory: Int, kCore: Int)
 private func pythonRepr(_ rating: Float) -> String {
   let value = Double(rating)
   if value.isNaN { return "nan" }
-  if value.rounded() == value && abs(value) < 1e15 { return (value.sign == .minus ? "-" : "") + "\(Int(abs(value))).0" }
+  if value.rounded() == value && abs(value) < 1e16 { return (value.sign == .minus ? "-" : "") + "\(Int(abs(value))).0" }
   return "\(value)"
 }
 
@@ -82,6 +82,15 @@ private func naiveLine(_ samples: PreparedSamples, _ split: SplitName, _ index: 
 }
 
 @Suite struct TCA4RecExportTests {
+  /// The naive formatter against Python's own `repr(float(np.float32(x)))`, printed by Python 3.
+  @Test func naiveFormatterMatchesPythonRepr() {
+    let python: [(Float, String)] = [
+      (1e15, "999999986991104.0"), (5e15, "5000000136282112.0"), (1e16, "1.0000000272564224e+16"),
+      (1e20, "1.0000000200408773e+20"), (0.1, "0.10000000149011612"), (-0.0, "-0.0"), (5, "5.0"),
+    ]
+    for (value, expected) in python { #expect(pythonRepr(value) == expected, "\(value)") }
+  }
+
   @Test func exportAndSamplesDoNotDependOnTheThreadCount() throws {
     // Enough events for several k-core parts, time-sort parts and export tasks.
     let log = exportLog(seed: 7, eventCount: 160_000, users: 9_000, items: 2_500, times: 500)
