@@ -14,7 +14,7 @@ PYTHON := $(VENV)/bin/python
 STREAMING_VENV := .venv-streaming
 STAGES := ingest prepare tokenizer trie cf soft-labels
 BENCH ?= tokenizer tokenizer_train sasrec ease softlabels ingest
-APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev pkg-config zstd python3-venv curl
+APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev libisal-dev pkg-config zstd python3-venv curl
 
 .PHONY: all build pipeline fetch-data $(STAGES) status merge validate test test-swift test-python deps deps-system deps-python \
 	format lint check-imports bench ls gc clean help

@@ -76,11 +76,12 @@ let package = Package(
     systemLibrary("CZstd", pkgConfig: "libzstd", apt: "libzstd-dev"),
     systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
     systemLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),
+    systemLibrary("CIsal", pkgConfig: "libisal", apt: "libisal-dev"),
 
     // The one Swift wrapper over each C library.
     module("SQLiteStore", ["CSQLite"]),
     module("Zstd", ["CZstd"]),
-    module("Zlib", ["CZlib"]),
+    module("Zlib", ["CZlib", "CIsal"]),
     module("DenseLinearAlgebra", ["COpenBLAS"]),
 
     module("PipelineCore", [.product(name: "Crypto", package: "swift-crypto")]),

@@ -1,11 +1,12 @@
+internal import CIsal
 internal import CZlib
 
-/// Why a zlib call failed.
+/// Why a zlib or igzip call failed.
 public struct ZlibError: Error, Sendable, CustomStringConvertible {
   public var operation: String
   public var code: Int32
   public var message: String
-  public var description: String { "zlib \(operation) (\(code)): \(message)" }
+  public var description: String { "\(operation) (\(code)): \(message)" }
 }
 
 /// Checks a zlib result code (`Z_OK`, `Z_STREAM_END` and `Z_BUF_ERROR` are not failures here).
@@ -13,24 +14,42 @@ public struct ZlibError: Error, Sendable, CustomStringConvertible {
 func checked(_ code: Int32, _ operation: StaticString, _ stream: z_stream) throws(ZlibError) -> Int32 {
   if code == Z_OK || code == Z_STREAM_END || code == Z_BUF_ERROR { return code }
   let message = stream.msg.map { String(cString: $0) } ?? "error \(code)"
-  throw ZlibError(operation: "\(operation)", code: code, message: message)
+  throw ZlibError(operation: "zlib \(operation)", code: code, message: message)
 }
 
-/// Streaming gzip decompression, multi-member (as `zcat` reads `cat a.gz b.gz`).
+/// Streaming gzip decompression, multi-member (as `zcat` reads `cat a.gz b.gz`), with ISA-L's igzip
+/// inflate (about 4× zlib's on the same core; header, CRC-32 and length of every member checked).
 public final class GzipDecompressor {
-  private var stream = z_stream()
-  private var initialized = false
+  private let state: UnsafeMutablePointer<inflate_state>
   /// Whether the last member ended cleanly (no member is partly decoded).
   public private(set) var isAtMemberBoundary = true
 
   public init() throws(ZlibError) {
-    // 15 + 16: a 32 KiB window and gzip (not zlib) headers.
-    let code = tca_inflate_init2(&stream, 15 + 16)
-    try checked(code, "inflateInit2", stream)
-    initialized = true
+    state = UnsafeMutablePointer<inflate_state>.allocate(capacity: 1)
+    Self.start(state)
   }
 
-  deinit { if initialized { inflateEnd(&stream) } }
+  deinit { state.deallocate() }
+
+  /// Resets `state` for a new gzip member.
+  private static func start(_ state: UnsafeMutablePointer<inflate_state>) {
+    isal_inflate_init(state)
+    state.pointee.crc_flag = UInt32(ISAL_GZIP)
+  }
+
+  /// What an igzip error code means, in zlib's words where zlib has them.
+  static func describe(_ code: Int32) -> String {
+    switch code {
+    case ISAL_INVALID_BLOCK: return "invalid block type or lengths"
+    case ISAL_INVALID_SYMBOL: return "invalid code or symbol"
+    case ISAL_INVALID_LOOKBACK: return "invalid distance too far back"
+    case ISAL_INVALID_WRAPPER: return "incorrect header check"
+    case ISAL_UNSUPPORTED_METHOD: return "unknown compression method"
+    case ISAL_INCORRECT_CHECKSUM: return "incorrect data check"
+    case ISAL_NEED_DICT: return "needs a preset dictionary"
+    default: return "error \(code)"
+    }
+  }
 
   /// Decompresses as much of `input` as fits into `output`.
   /// - Returns: bytes consumed and bytes produced.
@@ -38,21 +57,27 @@ public final class GzipDecompressor {
     _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
   ) throws(ZlibError) -> (consumed: Int, produced: Int) {
     guard input.count > 0 || !isAtMemberBoundary else { return (0, 0) }
-    stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-    stream.avail_in = uInt(input.count)
-    stream.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
-    stream.avail_out = uInt(output.count)
-    let code = inflate(&stream, Z_NO_FLUSH)
-    try checked(code, "inflate", stream)
-    let consumed = input.count - Int(stream.avail_in)
-    let produced = output.count - Int(stream.avail_out)
-    if code == Z_STREAM_END {
-      isAtMemberBoundary = true
-      try checked(inflateReset(&stream), "inflateReset", stream)
-    } else if consumed > 0 || produced > 0 {
-      isAtMemberBoundary = false
+    var empty: UInt8 = 0
+    return try withUnsafeMutablePointer(to: &empty) { (placeholder) throws(ZlibError) -> (Int, Int) in
+      state.pointee.next_in = UnsafeMutablePointer(
+        mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(placeholder))
+      state.pointee.avail_in = UInt32(input.count)
+      state.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? placeholder
+      state.pointee.avail_out = UInt32(output.count)
+      let code = isal_inflate(state)
+      let consumed = input.count - Int(state.pointee.avail_in)
+      let produced = output.count - Int(state.pointee.avail_out)
+      state.pointee.next_in = nil
+      state.pointee.next_out = nil
+      guard code >= 0 else { throw ZlibError(operation: "igzip inflate", code: code, message: Self.describe(code)) }
+      if state.pointee.block_state == ISAL_BLOCK_FINISH {
+        isAtMemberBoundary = true
+        Self.start(state)
+      } else if consumed > 0 || produced > 0 {
+        isAtMemberBoundary = false
+      }
+      return (consumed, produced)
     }
-    return (consumed, produced)
   }
 }
 

@@ -68,6 +68,65 @@ struct ZlibTests {
   }
 }
 
+/// Streams `compressed` through a fresh decompressor in input chunks of `step` bytes and 4 KiB outputs.
+private func inflateStreaming(_ compressed: [UInt8], step: Int) throws -> (output: [UInt8], complete: Bool) {
+  let decompressor = try GzipDecompressor()
+  var output: [UInt8] = []
+  var buffer = [UInt8](repeating: 0, count: 4096)
+  var offset = 0
+  while true {
+    let chunk = Array(compressed[offset..<min(offset + step, compressed.count)])
+    let (consumed, produced) = try chunk.withUnsafeBytes { input in
+      try buffer.withUnsafeMutableBytes { try decompressor.decompress(input, into: $0) }
+    }
+    output += buffer[0..<produced]
+    offset += consumed
+    if consumed == 0 && produced == 0 { break }
+  }
+  return (output, decompressor.isAtMemberBoundary && offset == compressed.count)
+}
+
+@Suite("gzip inflate (igzip)")
+struct GzipInflateTests {
+  let parts: [[UInt8]] = [
+    Array("first member\n".utf8) + (0..<70_000).map { UInt8(truncatingIfNeeded: ($0 * 31) % 253) },
+    Array("second\n".utf8),
+    (0..<9_000).map { UInt8(truncatingIfNeeded: $0 / 7) },
+  ]
+
+  @Test(arguments: [1, 7, 1000, 1 << 20])
+  func concatenatedMembersDecompressLikeZcat(step: Int) throws {
+    let compressed = try parts.flatMap { try Gzip.compress($0, level: 6) }
+    let (output, complete) = try inflateStreaming(compressed, step: step)
+    #expect(output == parts.flatMap { $0 })
+    #expect(complete)
+  }
+
+  @Test func aTruncatedMemberIsNotComplete() throws {
+    let compressed = try Gzip.compress(parts[0])
+    let (output, complete) = try inflateStreaming(Array(compressed.dropLast(20)), step: 4096)
+    #expect(!complete)
+    #expect(output.count < parts[0].count && output == Array(parts[0][0..<output.count]))
+  }
+
+  @Test func aWrongChecksumOrTrailingGarbageIsAnError() throws {
+    var damaged = try Gzip.compress(parts[1])
+    damaged[damaged.count - 6] ^= 0x01  // CRC-32 of the trailer
+    #expect(throws: ZlibError.self) { _ = try inflateStreaming(damaged, step: 1 << 20) }
+    let garbage = try Gzip.compress(parts[1]) + Array("this is not a gzip member\n".utf8)
+    #expect(throws: ZlibError.self) { _ = try inflateStreaming(garbage, step: 1 << 20) }
+    // Fewer bytes than a gzip header after a member: an unfinished member (the reader says truncated).
+    let short = try inflateStreaming(try Gzip.compress(parts[1]) + Array("not gz".utf8), step: 1 << 20)
+    #expect(!short.complete)
+  }
+
+  @Test func aFlippedByteInTheDataIsAnError() throws {
+    var damaged = try Gzip.compress(parts[0], level: 1)
+    for index in stride(from: 40, to: damaged.count - 16, by: 997) { damaged[index] ^= 0x5A }
+    #expect(throws: ZlibError.self) { _ = try inflateStreaming(damaged, step: 4096) }
+  }
+}
+
 @Suite("OpenBLAS wrapper")
 struct DenseLinearAlgebraTests {
   @Test func sgemmMatchesANaiveProduct() {
