@@ -393,7 +393,13 @@ public final class PipelineRunner {
     if let needsNote {
       diagnostics.note("\(label): was not in the store; computed it first because '\(needsNote)' needs it")
     }
-    let lock = try store.lock(key, label: label)
+    let lock: FileLock
+    do {
+      lock = try store.lock(key, label: label)
+    } catch {
+      try? FileSystem.removeTree(work)
+      throw error
+    }
     defer { lock.unlock() }
     if store.hasEntry(key) && !forced {
       try? FileSystem.removeTree(work)

@@ -16,19 +16,6 @@ import Testing
     case accepted, fallbackValid, fallbackInvalid
   }
 
-  /// SplitMix64, for reproducible mutations.
-  struct Mutations {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-  }
-
   /// The member value the scanner reports for `field` of `line`, parsed as the caller would.
   static func value(_ field: JSONFieldScanner.Field, in line: [UInt8]) throws -> JSONValue? {
     switch field.kind {
@@ -172,7 +159,7 @@ import Testing
 
   /// A random edit aimed at the options: escapes and non-ASCII in keys and values, duplicated and
   /// canonically equivalent keys, values of every kind; or a byte flip, deletion or insertion.
-  static func mutate(_ line: inout [UInt8], generator: inout Mutations) {
+  static func mutate(_ line: inout [UInt8], generator: inout SeededGenerator) {
     guard !line.isEmpty else { return }
     let pieces: [String] = [
       #"\""#, #"\\"#, #"\n"#, #"\u00e9"#, #"\u212A"#, #"\u0061"#, #"\ud83d\ude00"#, #"\ud83d"#, #"\u00"#, #"\q"#,
@@ -209,7 +196,7 @@ import Testing
     let seconds = Double(FileSystem.environment("TCA_FUZZ_SECONDS") ?? "") ?? 2
     var scanner = JSONFieldScanner(names: Self.names, options: Self.options)
     var plain = JSONFieldScanner(names: Self.names)
-    var generator = Mutations(seed: 2023)
+    var generator = SeededGenerator(seed: 2023)
     var verdicts: [Verdict: Int] = [:]
     var runs = 0
     let start = monotonicSeconds()
