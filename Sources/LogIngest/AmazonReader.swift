@@ -1,12 +1,6 @@
 import ArtifactFormats
 import PipelineCore
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 /// Reads the Amazon review datasets of the McAuley lab: 2014 ("amazon v1", `reviews_<C>_5.json.gz`
 /// + `meta_<C>.json.gz` with Python dict literals), 2018 ("amazon_v2", `<C>_5.json.gz` +
 /// `meta_<C>.json.gz`, JSON lines) and 2023 (`<C>.jsonl` + `meta_<C>.jsonl`, or the benchmark's
@@ -173,14 +167,14 @@ package enum AmazonReader {
       if let rules { return readTCA4RecMetadata(metaInputs, rules: rules, stop: stop) }
       return readMetadata(metaInputs, edition: edition, stop: stop)
     }
-    var metaThread: MetaReadThread?
+    var metaThread: BackgroundTask<MetaItems>?
+    let stop = Cancellation()
     var metaInputs = inputs
     if hasMeta && readsMetaConcurrently {
       let report = inputs.report
       metaInputs = inputs.with(
         report: IngestReport(source: report.source, strict: report.strict, diagnostics: report.diagnostics))
-      let stop = Cancellation()
-      metaThread = MetaReadThread(stop: stop) { [metaInputs] in readMeta(metaInputs, stop) }
+      metaThread = BackgroundTask { [metaInputs] in readMeta(metaInputs, stop) }
     }
     do {
       switch format {
@@ -188,15 +182,15 @@ package enum AmazonReader {
       case .ratingCSV: try readRatingCSV(inputs, edition: edition, into: &pending)
       }
     } catch {
-      metaThread?.stop.cancel()
-      _ = metaThread?.join()
+      stop.cancel()
+      _ = try? metaThread?.wait()
       throw error
     }
     let records: [ItemRecord?]
     if hasMeta {
       let meta: MetaItems
       if let metaThread {
-        meta = metaThread.join()
+        meta = try metaThread.wait()
         inputs.report.merge(metaInputs.report)
       } else {
         meta = readMeta(inputs, nil)
@@ -250,52 +244,6 @@ package enum AmazonReader {
       if let index = wanted[rawID] { records[Int(index)] = record }
     }
     return records
-  }
-
-  /// The meta file's reading on a thread of its own (a pthread, as `RawInputReader` reads ahead),
-  /// started at `init`, its result taken at `join()`.
-  ///
-  /// The reading and its result pass between the threads only through `pthread_create` and
-  /// `pthread_join`, which order memory; the reading records into a report of its own. When no
-  /// thread can be started, `join()` reads here.
-  final class MetaReadThread: @unchecked Sendable {
-    /// Cancelled when the result is no longer wanted (the reviews failed).
-    let stop: Cancellation
-    private var body: (() -> MetaItems)?
-    private var result: MetaItems?
-    private var thread: pthread_t?
-
-    init(stop: Cancellation, _ body: @escaping () -> MetaItems) {
-      self.stop = stop
-      self.body = body
-      let context = Unmanaged.passRetained(self).toOpaque()
-      var thread = pthread_t()
-      let code = pthread_create(
-        &thread, nil,
-        { context in
-          let reader = Unmanaged<MetaReadThread>.fromOpaque(context!).takeRetainedValue()
-          reader.result = reader.body?()
-          reader.body = nil
-          return nil
-        }, context)
-      if code == 0 {
-        self.thread = thread
-      } else {
-        Unmanaged<MetaReadThread>.fromOpaque(context).release()
-      }
-    }
-
-    /// Waits for the reading to end and returns what it gave; call once.
-    func join() -> MetaItems {
-      if let thread {
-        pthread_join(thread, nil)
-        self.thread = nil
-      } else if let body {
-        result = body()
-        self.body = nil
-      }
-      return result ?? MetaItems()
-    }
   }
 
   /// Keeps the events of known items; items and users get their final indices by first appearance.

@@ -53,30 +53,67 @@ public enum Parallel {
   }
 }
 
-/// Work started on a thread of its own, whose result `wait()` collects (the driver hashes raw files
-/// this way while a stage computes).
-public final class BackgroundTask<Value: Sendable>: @unchecked Sendable {
-  private let done = DispatchSemaphore(value: 0)
-  private let lock = Mutex()
+/// Work started on a thread of its own (a pthread, as the raw readers read ahead), whose result
+/// `wait()` collects: the driver hashes raw files this way while a stage computes, and ingest reads
+/// a meta file while it reads the reviews.
+///
+/// The work's captured state is handed over to the thread: the caller must not touch it until
+/// `wait()` returns (`pthread_create` and `pthread_join` order the memory in between). When no
+/// thread can be started, `wait()` does the work on the calling thread.
+public final class BackgroundTask<Value>: @unchecked Sendable {
+  private var work: (() -> Result<Value, PipelineError>)?
   private var result: Result<Value, PipelineError>?
+  private var thread: pthread_t?
 
-  public init(_ work: @escaping @Sendable () throws(PipelineError) -> Value) {
-    DispatchQueue.global().async {
-      let outcome: Result<Value, PipelineError>
+  public init(_ work: @escaping () throws(PipelineError) -> Value) {
+    self.work = {
       do throws(PipelineError) {
-        outcome = .success(try work())
+        return .success(try work())
       } catch {
-        outcome = .failure(error)
+        return .failure(error)
       }
-      self.lock.withLock { self.result = outcome }
-      self.done.signal()
     }
+    thread = ThreadStart.spawn { [self] in runWork() }
+  }
+
+  private func runWork() {
+    guard let work else { return }
+    self.work = nil
+    result = work()
   }
 
   /// Blocks until the work is done; its value, or the error it threw. May be called more than once.
   public func wait() throws(PipelineError) -> Value {
-    done.wait()
-    done.signal()
-    return try lock.withLock { result! }.get()
+    if let thread {
+      pthread_join(thread, nil)
+      self.thread = nil
+    } else {
+      runWork()
+    }
+    return try result!.get()
+  }
+}
+
+/// Starts a pthread running a closure (a C entry point cannot capture generic context, so generic
+/// callers go through this non-generic box).
+private final class ThreadStart {
+  private let body: () -> Void
+  private init(_ body: @escaping () -> Void) { self.body = body }
+
+  /// The thread started, or nil when none could be (the caller then runs the work itself).
+  static func spawn(_ body: @escaping () -> Void) -> pthread_t? {
+    let context = Unmanaged.passRetained(ThreadStart(body)).toOpaque()
+    var thread = pthread_t()
+    let code = pthread_create(
+      &thread, nil,
+      { context in
+        Unmanaged<ThreadStart>.fromOpaque(context!).takeRetainedValue().body()
+        return nil
+      }, context)
+    guard code == 0 else {
+      Unmanaged<ThreadStart>.fromOpaque(context).release()
+      return nil
+    }
+    return thread
   }
 }
