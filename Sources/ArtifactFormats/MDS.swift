@@ -279,11 +279,26 @@ public enum MDS {
     ///
     /// - Throws: When the shard would exceed 4 GiB − 1 bytes, the most MDS's uint32 offsets address.
     /// - Complexity: O(shard size): one copy of the samples behind the header.
-    public func finish() throws(PipelineError) -> [UInt8] {
-      precondition(columnIndex < 0, "MDS.ShardBuilder.finish() called inside a sample; call endSample() first")
-      let count = sampleEnds.count
-      let headerLength = 4 + 4 * (count + 1) + configBytes.count
-      let total = headerLength + (sampleEnds.last ?? 0)
+    public func finish() throws(PipelineError) -> [UInt8] { try Self.finish(joining: [self]) }
+
+    /// The raw shard of every finished sample of `parts` (built with one configuration), in order:
+    /// threads encode runs of samples into builders of their own, and the shard is written once
+    /// from all of them.
+    public static func finish(joining parts: [ShardBuilder]) throws(PipelineError) -> [UInt8] {
+      guard let first = parts.first else {
+        preconditionFailure("MDS.ShardBuilder.finish(joining:) needs at least one builder")
+      }
+      for part in parts {
+        precondition(
+          part.columnIndex < 0, "MDS.ShardBuilder.finish() called inside a sample; call endSample() first")
+        precondition(
+          part.configuration.configText == first.configuration.configText,
+          "MDS.ShardBuilder.finish(joining:): the builders' configurations differ")
+      }
+      let count = parts.reduce(0) { $0 + $1.sampleEnds.count }
+      let sampleBytes = parts.reduce(0) { $0 + ($1.sampleEnds.last ?? 0) }
+      let headerLength = 4 + 4 * (count + 1) + first.configBytes.count
+      let total = headerLength + sampleBytes
       guard total <= Int(UInt32.max) else {
         throw PipelineError(
           .stageFailed,
@@ -297,9 +312,15 @@ public enum MDS {
       }
       append(count)
       append(headerLength)
-      for end in sampleEnds { append(headerLength + end) }
-      bytes.append(contentsOf: configBytes)
-      bytes.append(contentsOf: data[0..<(sampleEnds.last ?? 0)])
+      var base = headerLength
+      for part in parts {
+        for end in part.sampleEnds { append(base + end) }
+        base += part.sampleEnds.last ?? 0
+      }
+      bytes.append(contentsOf: first.configBytes)
+      for part in parts {
+        part.data.withUnsafeBufferPointer { bytes.append(contentsOf: $0[0..<(part.sampleEnds.last ?? 0)]) }
+      }
       return bytes
     }
 

@@ -15,3 +15,7 @@ void dtrtri_(
     size_t diag_length);
 /// U·Uᵀ or Lᵀ·L of a triangular matrix, in place (the second half of dpotri_).
 void dlauum_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t uplo_length);
+
+/// Ends OpenBLAS's thread pool (what OpenBLAS itself does before a fork); the next threaded call starts
+/// it again. Exported by the pthread and OpenMP builds of OpenBLAS, not declared in cblas.h.
+int blas_thread_shutdown_(void);

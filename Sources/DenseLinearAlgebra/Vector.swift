@@ -19,6 +19,19 @@ extension DenseLinearAlgebra {
   }
 }
 
+extension DenseLinearAlgebra {
+  /// Ends OpenBLAS's idle thread pool now; the next threaded product starts it again.
+  ///
+  /// OpenBLAS starts one pool thread per core when the library loads, and after that and after
+  /// every threaded call each one spins (yielding) for about 2²⁸ cycles, a tenth of a second, before
+  /// it sleeps. A stage that runs its own threads with single-threaded products calls this first, so
+  /// that the spinning does not take cores from it. Call it only while no product runs on another
+  /// thread (OpenBLAS does the same before a `fork`).
+  public static func stopIdleThreads() {
+    _ = blas_thread_shutdown_()
+  }
+}
+
 /// The counter behind `withSingleThreadedBLAS`.
 private enum SingleThreadedProducts {
   final class State: @unchecked Sendable {

@@ -97,45 +97,43 @@ public enum SoftLabelsStage: PipelineStage {
     var entries: [SplitName: [MDS.ShardEntry]] = [:]
     var statisticsLines: [JSONValue] = []
     var totals = LabelStatistics()
-    var scoring: (split: SplitName, source: ScoreSource)?
-    let writer = BackgroundShardWriter(configuration: configuration)
-    var timings = PhaseTimings()
     let progress = ProgressReporter(
       diagnostics: diagnostics, label: "soft-labels", unit: "samples",
       total: Int64(share.reduce(0) { $0 + plan.shards[$1].range.count }))
-    do {
-      for shardNumber in share {
-        let shard = plan.shards[shardNumber]
-        if scoring?.split != shard.split {
-          let scorer = try CFArtifact.loadScorer(cfDirectory, split: shard.split)
-          scoring = (shard.split, ScoreSource(scorer: scorer, trie: trie))
-        }
-        let split = samples[shard.split]
-        // OpenBLAS (a sequence model's forward pass, a general model's scores) stays at one thread:
-        // the work is cut into blocks on our threads, and its own pool would otherwise spin between
-        // calls on the cores the labels need.
-        let output = try DenseLinearAlgebra.withSingleThreadedBLAS {
-          try computeShard(
-            shard, samples: split, source: scoring!.source, computer: computer, prompt: prompt, threads: threads,
-            configuration: configuration, progress: progress, timings: &timings)
-        }
-        try writer.submit(
-          output.raw, split: shard.split, samples: shard.range.count, index: shard.index,
-          directory: FileSystem.join(context.outputDirectory, shard.split.rawValue))
-        statisticsLines.append(
-          SoftLabelsLayout.statisticsLine(split: shard.split, shard: shard.index, output.statistics))
-        totals.merge(output.statistics)
+    let shards = share.map { plan.shards[$0] }
+    var scorerSeconds = 0.0
+    var timings = ShardPipeline.Timings()
+    // OpenBLAS (a sequence model's forward pass, a general model's scores) stays at one thread:
+    // the work is cut into blocks on our threads. Its idle pool, which spins for a tenth of a
+    // second after the library loads (and after any change back to more threads), is ended, so
+    // that it does not take the cores the labels need; no product runs on another thread here.
+    let written = try DenseLinearAlgebra.withSingleThreadedBLAS {
+      DenseLinearAlgebra.stopIdleThreads()
+      var sources: [SplitName: ScoreSource] = [:]
+      for split in shards.map(\.split) where sources[split] == nil {
+        let scorer = try CFArtifact.loadScorer(cfDirectory, split: split)
+        sources[split] = ScoreSource(scorer: scorer, trie: trie)
       }
-    } catch {
-      // Let a shard still being written finish before the work directory is removed.
-      _ = try? writer.finish()
-      throw error
+      scorerSeconds = monotonicSeconds() - start
+      let pipeline = ShardPipeline(
+        shards: shards, sources: sources, samples: { samples[$0] }, computer: computer, prompt: prompt,
+        configuration: configuration)
+      return try pipeline.run(threads: threads, timings: &timings) { shard, raw in
+        let entry = try MDS.writeShard(
+          raw, samples: shard.range.count, index: shard.index, configuration: configuration,
+          directory: FileSystem.join(context.outputDirectory, shard.split.rawValue))
+        progress.advance(by: Int64(shard.range.count))
+        return entry
+      }
     }
-    let mark = monotonicSeconds()
-    for (split, entry) in try writer.finish() { entries[split, default: []].append(entry) }
-    timings.waitingForWriter = monotonicSeconds() - mark
+    for shard in written {
+      entries[shard.shard.split, default: []].append(shard.entry)
+      statisticsLines.append(
+        SoftLabelsLayout.statisticsLine(split: shard.shard.split, shard: shard.shard.index, shard.statistics))
+      totals.merge(shard.statistics)
+    }
     diagnostics.detail(
-      "soft-labels: wall time in labels \(formatDuration(timings.labels)), encoding \(formatDuration(timings.encoding)), waiting for the last shard's write \(formatDuration(timings.waitingForWriter))"
+      "soft-labels: wall time in seconds: loading the scorers \(formatFixed(scorerSeconds, digits: 3)); the writer waiting for shards \(formatFixed(timings.waiting, digits: 3)), joining \(formatFixed(timings.joining, digits: 3)), compressing and writing \(formatFixed(timings.writing, digits: 3))"
     )
 
     progress.finish()
@@ -166,82 +164,6 @@ public enum SoftLabelsStage: PipelineStage {
     return .object(metrics)
   }
 
-  /// Where the wall time goes (`-v`).
-  struct PhaseTimings {
-    /// User vectors or score rows, the product, the labels and the prompts (on every thread).
-    var labels = 0.0
-    /// The shards' MDS bytes (one thread).
-    var encoding = 0.0
-    var waitingForWriter = 0.0
-  }
-
-  /// One shard's raw MDS bytes and statistics.
-  struct ShardOutput {
-    var raw: [UInt8]
-    var statistics: LabelStatistics
-  }
-
-  /// Scores, labels and encodes the samples of `shard`: units of `unitSize` samples are dealt to the
-  /// threads round-robin (no barrier until the shard is done), then encoded in order.
-  static func computeShard(
-    _ shard: ShardPlan.Shard, samples: SampleSet, source: ScoreSource, computer: SoftLabelComputer,
-    prompt: PromptEncoder?, threads: Int, configuration: MDS.ShardConfiguration, progress: ProgressReporter,
-    timings: inout PhaseTimings
-  ) throws -> ShardOutput {
-    let count = shard.range.count
-    let units = (count + unitSize - 1) / unitSize
-    let workers = max(1, min(threads, units))
-    let lanes = (0..<workers).map { _ in ScoreSource.Lane(computer: computer, dimension: source.dimension) }
-    var results = [SampleLabels](repeating: SampleLabels(), count: count)
-    var sampleStatistics = [LabelStatistics](repeating: LabelStatistics(), count: count)
-    var prompts = [[UInt32]](repeating: [], count: prompt == nil ? 0 : count)
-    var mark = monotonicSeconds()
-    results.withUnsafeMutableBufferPointer { resultsBuffer in
-      sampleStatistics.withUnsafeMutableBufferPointer { statisticsBuffer in
-        prompts.withUnsafeMutableBufferPointer { promptBuffer in
-          let resultsOut = DisjointPointer(resultsBuffer)
-          let statisticsOut = DisjointPointer(statisticsBuffer)
-          let promptsOut = promptBuffer.baseAddress.map(DisjointPointer.init)
-          Parallel.forEach(workers, threads: workers) { worker in
-            for unit in stride(from: worker, to: units, by: workers) {
-              let lower = shard.range.lowerBound + unit * unitSize
-              let range = lower..<min(shard.range.upperBound, lower + unitSize)
-              let offset = lower - shard.range.lowerBound
-              source.labels(
-                samples, range: range, computer: computer, lane: lanes[worker], results: resultsOut.base + offset,
-                statistics: statisticsOut.base + offset)
-              if let prompt, let promptsOut {
-                for index in range {
-                  promptsOut[index - shard.range.lowerBound] = prompt.encode(history: samples.history(index))
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-    timings.labels += monotonicSeconds() - mark
-    mark = monotonicSeconds()
-    var builder = MDS.ShardBuilder(configuration: configuration, reserveBytes: count * 1024)
-    var statistics = LabelStatistics()
-    for row in 0..<count {
-      let index = shard.range.lowerBound + row
-      if results[row].hasInvalidScores {
-        throw PipelineError.invalidArtifact(
-          "the cf model's scores for sample \(index) contain NaN or infinity; the model is broken, retrain it (cf stage --force)"
-        )
-      }
-      statistics.merge(sampleStatistics[row])
-      SoftLabelsLayout.append(
-        results[row], sampleID: UInt64(index), user: samples.users[index], item: samples.targets[index],
-        history: samples.history(index), prompt: prompt == nil ? nil : prompts[row], to: &builder,
-        type: computer.type)
-    }
-    timings.encoding += monotonicSeconds() - mark
-    progress.advance(by: Int64(count))
-    return ShardOutput(raw: try builder.finish(), statistics: statistics)
-  }
-
   public static func validate(artifact directory: String, manifest: Manifest) throws {
     try SoftLabelsValidation.validate(directory: directory)
   }
@@ -256,49 +178,6 @@ public enum SoftLabelsStage: PipelineStage {
     throws -> JSONValue
   {
     try SoftLabelsLayout.merge(directories, into: directory, diagnostics: diagnostics)
-  }
-}
-
-/// Compresses, hashes and writes finished shards on a background thread, in order, while the next
-/// shard is computed; at most one shard waits, so memory stays at two shards' raw bytes.
-final class BackgroundShardWriter: @unchecked Sendable {
-  private let configuration: MDS.ShardConfiguration
-  private let queue = DispatchQueue(label: "soft-labels.shard-writer")
-  private let slot = DispatchSemaphore(value: 1)
-  private let lock = NSLock()
-  private var written: [(SplitName, MDS.ShardEntry)] = []
-  private var failure: (any Error)?
-
-  init(configuration: MDS.ShardConfiguration) { self.configuration = configuration }
-
-  /// Queues one shard (waiting while the previous one is still being written); rethrows an
-  /// earlier shard's failure.
-  func submit(_ raw: [UInt8], split: SplitName, samples: Int, index: Int, directory: String) throws {
-    slot.wait()
-    if let failure = lock.withLock({ self.failure }) {
-      slot.signal()
-      throw failure
-    }
-    let configuration = configuration
-    queue.async {
-      defer { self.slot.signal() }
-      do {
-        let entry = try MDS.writeShard(
-          raw, samples: samples, index: index, configuration: configuration, directory: directory)
-        self.lock.withLock { self.written.append((split, entry)) }
-      } catch {
-        self.lock.withLock { self.failure = error }
-      }
-    }
-  }
-
-  /// Waits for every queued shard and returns the entries in submission order.
-  func finish() throws -> [(SplitName, MDS.ShardEntry)] {
-    queue.sync {}
-    return try lock.withLock {
-      if let failure { throw failure }
-      return written
-    }
   }
 }
 
@@ -343,9 +222,13 @@ enum ScoreSource {
     let chunks: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let chunkStorage: UnsafeMutablePointer<Float>
     let maxima: UnsafeMutablePointer<Float>
+    /// One unit's labels, encoded before the next unit overwrites them.
+    let results: UnsafeMutablePointer<SampleLabels>
 
     init(computer: SoftLabelComputer, dimension: Int) {
       self.computer = computer
+      results = .allocate(capacity: SoftLabelsStage.unitSize)
+      results.initialize(repeating: SampleLabels(), count: SoftLabelsStage.unitSize)
       workspace = computer.makeWorkspace()
       let tile = PackedItems.usersPerTile
       let stride = SoftLabelComputer.chunkItems + 16
@@ -359,6 +242,8 @@ enum ScoreSource {
     }
 
     deinit {
+      results.deinitialize(count: SoftLabelsStage.unitSize)
+      results.deallocate()
       chunkStorage.deallocate()
       chunks.deallocate()
       maxima.deallocate()

@@ -7,23 +7,26 @@ import Testing
 /// Builds a raw shard from samples given as values by column name (every column present).
 func buildShard(_ configuration: MDS.ShardConfiguration, _ samples: [[String: MDS.Shard.Value]]) throws -> [UInt8] {
   var builder = MDS.ShardBuilder(configuration: configuration, reserveBytes: 1 << 16)
-  for sample in samples {
-    builder.beginSample()
-    for column in configuration.columns {
-      switch sample[column.name]! {
-      case .uint32(let value): builder.append(uint32: value)
-      case .uint64(let value): builder.append(uint64: value)
-      case .uint32Array(let values): values.withUnsafeBufferPointer { builder.append(uint32Array: $0) }
-      case .float32Array(let values): values.withUnsafeBufferPointer { builder.append(float32Array: $0) }
-      case .float16Bits(let values): values.withUnsafeBufferPointer { builder.append(float16Bits: $0) }
-      }
-    }
-    builder.endSample()
-  }
+  for sample in samples { appendSample(sample, to: &builder) }
   #expect(builder.sampleCount == samples.count)
   let raw = try builder.finish()
   #expect(builder.byteCount == raw.count)
   return raw
+}
+
+/// Appends one sample given as values by column name (every column present).
+func appendSample(_ sample: [String: MDS.Shard.Value], to builder: inout MDS.ShardBuilder) {
+  builder.beginSample()
+  for column in builder.configuration.columns {
+    switch sample[column.name]! {
+    case .uint32(let value): builder.append(uint32: value)
+    case .uint64(let value): builder.append(uint64: value)
+    case .uint32Array(let values): values.withUnsafeBufferPointer { builder.append(uint32Array: $0) }
+    case .float32Array(let values): values.withUnsafeBufferPointer { builder.append(float32Array: $0) }
+    case .float16Bits(let values): values.withUnsafeBufferPointer { builder.append(float16Bits: $0) }
+    }
+  }
+  builder.endSample()
 }
 
 func littleEndian(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
@@ -120,6 +123,25 @@ struct MDSTests {
     #expect(try MDS.Shard(raw: raw, file: "mem").sample(7) == samples[7])
     let range = errorMessage { _ = try shard.sample(40) }
     #expect(range.contains("sample 40 is out of range"), "\(range)")
+  }
+
+  @Test func buildersJoinedInOrderGiveTheBytesOfOneBuilder() throws {
+    let samples = Self.samples(count: 23, seed: 5)
+    let whole = try buildShard(Self.configuration, samples)
+    // Runs of 0, 1, 7 and 15 samples (an empty builder adds nothing), as threads encode units.
+    var parts: [MDS.ShardBuilder] = []
+    var next = 0
+    for size in [0, 1, 7, 0, 15] {
+      var part = MDS.ShardBuilder(configuration: Self.configuration)
+      for sample in samples[next..<(next + size)] { appendSample(sample, to: &part) }
+      next += size
+      parts.append(part)
+    }
+    #expect(next == samples.count)
+    let joined = try MDS.ShardBuilder.finish(joining: parts)
+    #expect(joined == whole)
+    #expect(try MDS.ShardBuilder.finish(joining: [parts[1]]) == parts[1].finish())
+    #expect(try MDS.Shard(raw: joined, file: "mem").sample(22) == samples[22])
   }
 
   @Test func multiShardIndexRoundTripsWithPrefixedBasenames() throws {
