@@ -477,6 +477,10 @@ public enum MDS {
     }
   }
 
+  /// The job size of multi-threaded shard compression: a 10 MB shard is 5 jobs, and the frame is
+  /// about 0.2 % larger than a single-threaded one at level 3.
+  public static let compressionJobBytes = 2 << 20
+
   /// Compresses a raw shard into one zstd frame that records its content size, writes it to
   /// `<directory>/<zip basename>` and returns its index entry.
   ///
@@ -487,9 +491,12 @@ public enum MDS {
   ///   - configuration: The configuration the shard was built with.
   ///   - directory: The dataset directory.
   ///   - prefix: An optional subdirectory (`"train"`) that both basenames start with; it is created.
+  ///   - compressionThreads: When given, the frame is compressed in zstd's multi-threaded mode, in
+  ///     jobs of `compressionJobBytes` on up to this many threads: the bytes are the same for every
+  ///     thread count (and differ from the single-threaded frame's, which `nil` writes).
   public static func writeShard(
     _ raw: [UInt8], samples: Int, index: Int, configuration: ShardConfiguration, directory: String,
-    prefix: String? = nil
+    prefix: String? = nil, compressionThreads: Int? = nil
   ) throws(PipelineError) -> ShardEntry {
     precondition(index >= 0, "MDS shard number \(index) is negative")
     guard raw.count >= 4, readUInt32(raw, at: 0) == samples else {
@@ -501,7 +508,14 @@ public enum MDS {
     }
     let compressed: [UInt8]
     do {
-      compressed = try Zstd.compress(raw, level: configuration.compressionLevel)
+      if let threads = compressionThreads {
+        compressed = try raw.withUnsafeBytes { buffer throws(ZstdError) in
+          try Zstd.compress(
+            buffer, level: configuration.compressionLevel, threads: threads, jobBytes: compressionJobBytes)
+        }
+      } else {
+        compressed = try Zstd.compress(raw, level: configuration.compressionLevel)
+      }
     } catch {
       throw PipelineError(.stageFailed, "cannot compress MDS shard \(index)", cause: error)
     }

@@ -16,16 +16,16 @@ public enum FastMath {
   /// minimax polynomial, times 2ⁿ assembled in the exponent bits.
   @inline(__always)
   public static func expNonPositive(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let lowest = SIMD16<Float>(repeating: -87.33654)
-    let tooSmall = x .< lowest
-    let clamped = x.replacing(with: lowest, where: tooSmall)
+    // Lanes below the lowest argument compute garbage (−∞ even NaN) that the last line replaces
+    // with 0; a NaN argument is not below it and stays NaN.
+    let tooSmall = x .< SIMD16<Float>(repeating: -87.33654)
     // n = round(x / ln 2) by the 1.5·2²³ trick: adding it rounds to an integer (to nearest, ties to
     // even) held in the low mantissa bits, which also give 2ⁿ's exponent field without a conversion.
     // Every a·b + c below is one fused multiply-add (one rounding; the same bits on every CPU).
     let magic = SIMD16<Float>(repeating: 12_582_912)
-    let shifted = magic.addingProduct(clamped, SIMD16(repeating: 1.442_695_04))
+    let shifted = magic.addingProduct(x, SIMD16(repeating: 1.442_695_04))
     let n = shifted - magic
-    var r = clamped.addingProduct(n, SIMD16(repeating: -0.693_359_375))
+    var r = x.addingProduct(n, SIMD16(repeating: -0.693_359_375))
     r = r.addingProduct(n, SIMD16(repeating: 2.121_944_4e-4))
     var p = SIMD16<Float>(repeating: 1.398_199_95e-3).addingProduct(SIMD16(repeating: 1.987_569_15e-4), r)
     p = SIMD16<Float>(repeating: 8.333_451_9e-3).addingProduct(p, r)

@@ -26,6 +26,7 @@ final class ShardPipeline: @unchecked Sendable {
     let shard: ShardPlan.Shard
     var remaining: Int
     let builders: UnsafeMutableBufferPointer<MDS.ShardBuilder?>
+    /// Per unit, its samples' statistics (added in sample order).
     let statistics: UnsafeMutableBufferPointer<LabelStatistics>
     /// Per unit, the first sample whose scores held NaN (a broken model), or -1.
     let invalid: UnsafeMutableBufferPointer<Int>
@@ -35,7 +36,7 @@ final class ShardPipeline: @unchecked Sendable {
       remaining = units
       builders = .allocate(capacity: units)
       builders.initialize(repeating: nil)
-      statistics = .allocate(capacity: shard.range.count)
+      statistics = .allocate(capacity: units)
       statistics.initialize(repeating: LabelStatistics())
       invalid = .allocate(capacity: units)
       invalid.initialize(repeating: -1)
@@ -134,7 +135,7 @@ final class ShardPipeline: @unchecked Sendable {
           )
         }
         var statistics = LabelStatistics()
-        for row in state.statistics.indices { statistics.merge(state.statistics[row]) }
+        for unit in state.statistics.indices { statistics.merge(state.statistics[unit]) }
         let raw = try MDS.ShardBuilder.finish(joining: state.builders.map { $0! })
         timings.joining += monotonicSeconds() - mark
         mark = monotonicSeconds()
@@ -175,10 +176,10 @@ final class ShardPipeline: @unchecked Sendable {
       let state = shards[unit.shard]
       let split = state.shard.split
       let set = samples(split)
-      let offset = unit.range.lowerBound - state.shard.range.lowerBound
+      var statistics = LabelStatistics()
       sources[split]!.labels(
-        set, range: unit.range, computer: computer, lane: lane, results: lane.results,
-        statistics: state.statistics.baseAddress! + offset)
+        set, range: unit.range, computer: computer, lane: lane, results: lane.results, statistics: &statistics)
+      state.statistics[unit.slot] = statistics
       var builder = MDS.ShardBuilder(configuration: configuration, reserveBytes: unit.range.count * 1536)
       for (row, index) in unit.range.enumerated() {
         if lane.results[row].hasInvalidScores && state.invalid[unit.slot] < 0 { state.invalid[unit.slot] = index }

@@ -37,6 +37,17 @@ public struct SampleLabels: Sendable, Equatable {
   public var hasInvalidScores = false
 
   public init() {}
+
+  /// Empties every array (keeping its storage), as `init()` leaves them.
+  mutating func reset() {
+    labels.removeAll(keepingCapacity: true)
+    nodes.removeAll(keepingCapacity: true)
+    softOffsets.removeAll(keepingCapacity: true)
+    softOffsets.append(0)
+    softIDs.removeAll(keepingCapacity: true)
+    softProbabilities.removeAll(keepingCapacity: true)
+    hasInvalidScores = false
+  }
 }
 
 /// Computes the token-level soft labels of ARCHITECTURE.md §1 for one sample at a time from its
@@ -246,6 +257,17 @@ public struct SoftLabelComputer: Sendable {
     scores: UnsafePointer<Float>, target: UInt32, history: ArraySlice<UInt32>, workspace: Workspace,
     statistics: inout LabelStatistics
   ) -> SampleLabels {
+    var result = SampleLabels()
+    labels(
+      scores: scores, target: target, history: history, workspace: workspace, statistics: &statistics, into: &result)
+    return result
+  }
+
+  /// The same into `result`, whose arrays are emptied and reused.
+  func labels(
+    scores: UnsafePointer<Float>, target: UInt32, history: ArraySlice<UInt32>, workspace: Workspace,
+    statistics: inout LabelStatistics, into result: inout SampleLabels
+  ) {
     let sample = workspace.sample
     begin(sample, target: target, history: history)
     for start in stride(from: 0, to: trie.itemCount, by: Self.chunkItems) {
@@ -253,7 +275,7 @@ public struct SoftLabelComputer: Sendable {
       workspace.chunk.update(from: scores + start, count: count)
       consume(sample, chunk: workspace.chunk, count: count)
     }
-    return finish(sample, workspace: workspace, statistics: &statistics)
+    finish(sample, workspace: workspace, statistics: &statistics, into: &result)
   }
 
   /// Starts `sample` for `target` and `history`; its chunks follow in order.
@@ -263,7 +285,7 @@ public struct SoftLabelComputer: Sendable {
     sample.segment = 0
     sample.chunkStart = 0
     sample.masses.update(repeating: 0, count: sample.segmentCount)
-    sample.path = trie.path(ofItem: target)
+    trie.path(ofItem: target, into: &sample.path)
     if let first = sample.path.first {
       sample.subtreeStart = Int(trie.itemStart[Int(first)])
       sample.subtreeEnd = Int(trie.itemEnd[Int(first)])
@@ -330,12 +352,20 @@ public struct SoftLabelComputer: Sendable {
   /// The same, adding the sample to `statistics`.
   func finish(_ sample: Sample, workspace: Workspace, statistics: inout LabelStatistics) -> SampleLabels {
     var result = SampleLabels()
+    finish(sample, workspace: workspace, statistics: &statistics, into: &result)
+    return result
+  }
+
+  /// The same into `result`, whose arrays are emptied and reused (a thread keeps one per sample
+  /// of a unit, so a sample allocates nothing once they have grown).
+  func finish(
+    _ sample: Sample, workspace: Workspace, statistics: inout LabelStatistics, into result: inout SampleLabels
+  ) {
+    result.reset()
     let target = sample.target
-    result.labels = Array(trie.tokens(ofItem: target))
+    result.labels.append(contentsOf: trie.tokens(ofItem: target))
     let path = sample.path
     let positions = path.count
-    result.nodes.reserveCapacity(positions)
-    result.softOffsets.reserveCapacity(positions + 1)
     if !sample.maximum.isFinite && sample.maximum > 0 { result.hasInvalidScores = true }
     let shift = sample.maximum.isFinite ? sample.maximum : 0
     let subtreeCount = sample.subtreeEnd - sample.subtreeStart
@@ -378,7 +408,6 @@ public struct SoftLabelComputer: Sendable {
       node = next
     }
     statistics.samples += 1
-    return result
   }
 
   /// Fills `workspace.masses[0..<childCount]` with the masses of the children of `node` (not the

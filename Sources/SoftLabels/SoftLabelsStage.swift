@@ -21,7 +21,7 @@ import TitleTrie
 /// files of one run.
 public enum SoftLabelsStage: PipelineStage {
   public static let name = "soft-labels"
-  public static let version = 2
+  public static let version = 3
   public static let summary =
     "Computes exact token-level CF soft labels along each target's trie path and writes MDS shards (zstd)."
 
@@ -119,9 +119,11 @@ public enum SoftLabelsStage: PipelineStage {
         shards: shards, sources: sources, samples: { samples[$0] }, computer: computer, prompt: prompt,
         configuration: configuration)
       return try pipeline.run(threads: threads, timings: &timings) { shard, raw in
+        // Multi-threaded zstd: the last shard's compression is not left to one core, and the
+        // bytes do not depend on the thread count.
         let entry = try MDS.writeShard(
           raw, samples: shard.range.count, index: shard.index, configuration: configuration,
-          directory: FileSystem.join(context.outputDirectory, shard.split.rawValue))
+          directory: FileSystem.join(context.outputDirectory, shard.split.rawValue), compressionThreads: threads)
         progress.advance(by: Int64(shard.range.count))
         return entry
       }
@@ -255,11 +257,12 @@ enum ScoreSource {
     }
   }
 
-  /// Writes the labels and statistics of the samples `range` to `results[row]` and
-  /// `statistics[row]` (row = index − range.lowerBound), on the calling thread with `lane`.
+  /// Writes the labels of the samples `range` to `results[row]` (row = index − range.lowerBound;
+  /// their arrays are reused) and adds them to `statistics` in order, on the calling thread with
+  /// `lane`.
   func labels(
     _ samples: SampleSet, range: Range<Int>, computer: SoftLabelComputer, lane: Lane,
-    results: UnsafeMutablePointer<SampleLabels>, statistics: UnsafeMutablePointer<LabelStatistics>
+    results: UnsafeMutablePointer<SampleLabels>, statistics: inout LabelStatistics
   ) {
     switch self {
     case .embedding(let scorer, let items):
@@ -299,9 +302,7 @@ enum ScoreSource {
         }
       }
       for row in 0..<range.count {
-        var rowStatistics = LabelStatistics()
-        results[row] = computer.finish(lane.sample(row), workspace: lane.workspace, statistics: &rowStatistics)
-        statistics[row] = rowStatistics
+        computer.finish(lane.sample(row), workspace: lane.workspace, statistics: &statistics, into: &results[row])
       }
     case .general(let scorer, let itemOrder):
       let n = scorer.itemCount
@@ -314,11 +315,9 @@ enum ScoreSource {
         let index = range.lowerBound + row
         let from = byID + row * n
         for position in 0..<n { inOrder[position] = from[Int(itemOrder[position]) - 1] }
-        var rowStatistics = LabelStatistics()
-        results[row] = computer.labels(
+        computer.labels(
           scores: inOrder, target: samples.targets[index], history: samples.history(index),
-          workspace: lane.workspace, statistics: &rowStatistics)
-        statistics[row] = rowStatistics
+          workspace: lane.workspace, statistics: &statistics, into: &results[row])
       }
     }
   }

@@ -136,15 +136,23 @@ extension TitleTrie {
   ///
   /// - Complexity: O(*L*) for a sequence of *L* tokens (a walk up the parents).
   public func path(ofItem item: UInt32) -> [UInt32] {
+    var result: [UInt32] = []
+    path(ofItem: item, into: &result)
+    return result
+  }
+
+  /// The same into `result` (replacing its contents, reusing its storage).
+  public func path(ofItem item: UInt32, into result: inout [UInt32]) {
     var node = itemLeaf[Int(item)]
-    var result = [UInt32](repeating: 0, count: Int(depth[Int(node)]))
-    var index = result.count
+    let count = Int(depth[Int(node)])
+    result.removeAll(keepingCapacity: true)
+    result.append(contentsOf: repeatElement(0, count: count))
+    var index = count
     while node != Self.root {
       index -= 1
       result[index] = node
       node = parent[Int(node)]
     }
-    return result
   }
 
   /// The node before each of `item`'s tokens: `prefixNodes[k]` is the node whose children are the

@@ -40,6 +40,40 @@ public enum Zstd {
     return try result.get()
   }
 
+  /// Compresses a buffer into one frame with the content size in its header, in zstd's
+  /// multi-threaded mode: the input is cut into jobs of `jobBytes` (each job also sees the end of
+  /// the one before), compressed on up to `threads` threads. The frame's bytes differ from
+  /// `compress(_:level:)`'s but are the same for every thread count ≥ 1 (zstd's rule; the tests
+  /// check it), so outputs stay byte-identical across machines; any zstd decoder reads the frame.
+  /// (The C functions are `ZSTD_CCtx_setParameter` with `ZSTD_c_nbWorkers` and `ZSTD_c_jobSize`,
+  /// then `ZSTD_compress2`.)
+  public static func compress(
+    _ input: UnsafeRawBufferPointer, level: Int32, threads: Int, jobBytes: Int
+  ) throws(ZstdError) -> [UInt8] {
+    precondition(threads >= 1, "Zstd.compress(threads:) needs at least one thread")
+    guard let context = ZSTD_createCCtx() else {
+      throw ZstdError(operation: "createCCtx", message: "out of memory")
+    }
+    defer { ZSTD_freeCCtx(context) }
+    try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level), "setParameter(compressionLevel)")
+    do throws(ZstdError) {
+      try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, Int32(threads)), "setParameter(nbWorkers)")
+    } catch {
+      throw ZstdError(
+        operation: error.operation,
+        message: "\(error.message): this libzstd was built without multi-threading; install the distribution's libzstd")
+    }
+    try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, Int32(jobBytes)), "setParameter(jobSize)")
+    let bound = ZSTD_compressBound(input.count)
+    var output = [UInt8](repeating: 0, count: bound)
+    let code = output.withUnsafeMutableBytes { buffer in
+      ZSTD_compress2(context, buffer.baseAddress, bound, input.baseAddress, input.count)
+    }
+    let written = try checked(code, "compress2")
+    output.removeSubrange(written...)
+    return output
+  }
+
   /// Decompresses a single frame whose header records its content size.
   public static func decompressFrame(_ input: [UInt8]) throws(ZstdError) -> [UInt8] {
     let size = input.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }

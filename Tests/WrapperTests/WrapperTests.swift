@@ -37,6 +37,23 @@ struct ZstdTests {
     #expect(try Zstd.decompressFrame(frame) == input)
   }
 
+  @Test func multiThreadedFramesAreTheSameForEveryThreadCount() throws {
+    // 5 MB of half-compressible bytes: five jobs of 1 MiB.
+    var state: UInt64 = 7
+    let input = (0..<5_000_000).map { index -> UInt8 in
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return index % 3 == 0 ? UInt8(truncatingIfNeeded: state >> 56) : UInt8(truncatingIfNeeded: index / 1000)
+    }
+    let frames = try [1, 2, 3, 4].map { threads in
+      try input.withUnsafeBytes { buffer in try Zstd.compress(buffer, level: 3, threads: threads, jobBytes: 1 << 20) }
+    }
+    #expect(Set(frames).count == 1)
+    #expect(frames[0] != (try Zstd.compress(input, level: 3)))
+    #expect(frames[0].count < input.count)
+    // One frame whose header records the content size.
+    #expect(try Zstd.decompressFrame(frames[0]) == input)
+  }
+
   @Test func corruptFrameIsAnError() throws {
     var frame = try Zstd.compress(Array(repeating: 7, count: 1000), level: 1)
     frame[frame.count / 2] ^= 0xFF
