@@ -82,18 +82,31 @@ public enum FastMath {
     return result
   }
 
-  /// Σ `values[start..<end]` accumulated in double precision, in a fixed order (each float is
-  /// widened to double before it is added; eight running partial sums over consecutive lanes, then
-  /// added pairwise: lanes i and i + 4, then i and i + 2, then 0 and 1), so the same range always
-  /// gives the same bits.
+  /// Σ `values[start..<end]` accumulated in double precision, in a fixed order, so the same range
+  /// always gives the same bits: each float is widened to double before it is added; blocks of 32
+  /// go to four running 8-lane partial sums (block lanes 0–7, 8–15, 16–23, 24–31: four independent
+  /// chains, so a long range is not held up by the latency of one), the remaining blocks of 8 and
+  /// the last partial block to the first; then the four are added as (s0 + s1) + (s2 + s3), and the
+  /// 8 lanes pairwise: lanes i and i + 4, then i and i + 2, then 0 and 1. Below 32 floats only the
+  /// first partial sum is used, and the zeros added cost no rounding.
   ///
   /// The memory must be readable up to `end + 7` (the last partial block is one masked 8-lane load,
   /// so the short ranges of a trie's many small children cost no per-item loop).
   @inline(__always)
   public static func sum(_ values: UnsafePointer<Float>, from start: Int, to end: Int) -> Double {
     var total = SIMD8<Double>.zero
+    var second = SIMD8<Double>.zero
+    var third = SIMD8<Double>.zero
+    var fourth = SIMD8<Double>.zero
     let raw = UnsafeRawPointer(values)
     var index = start
+    while end &- index >= 32 {
+      total += SIMD8<Double>(raw.loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self))
+      second += SIMD8<Double>(raw.loadUnaligned(fromByteOffset: (index &+ 8) &* 4, as: SIMD8<Float>.self))
+      third += SIMD8<Double>(raw.loadUnaligned(fromByteOffset: (index &+ 16) &* 4, as: SIMD8<Float>.self))
+      fourth += SIMD8<Double>(raw.loadUnaligned(fromByteOffset: (index &+ 24) &* 4, as: SIMD8<Float>.self))
+      index &+= 32
+    }
     while end &- index >= 8 {
       total += SIMD8<Double>(raw.loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self))
       index &+= 8
@@ -104,6 +117,7 @@ public enum FastMath {
       x.replace(with: 0, where: lanes .>= SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: end &- index)))
       total += SIMD8<Double>(x)
     }
+    total = (total + second) + (third + fourth)
     let fours = total.lowHalf + total.highHalf
     let twos = fours.lowHalf + fours.highHalf
     return twos[0] + twos[1]

@@ -184,8 +184,6 @@ public struct SoftLabelComputer: Sendable {
     let stored: UnsafeMutablePointer<Float>
     let order: UnsafeMutablePointer<Int32>
     let keys: UnsafeMutablePointer<UInt64>
-    /// `selectTop`'s histogram of bit-pattern prefixes.
-    let histogram: UnsafeMutablePointer<UInt32>
     let sample: Sample
 
     init(computer: SoftLabelComputer) {
@@ -212,8 +210,6 @@ public struct SoftLabelComputer: Sendable {
       order.initialize(repeating: 0, count: widest)
       keys = .allocate(capacity: widest)
       keys.initialize(repeating: 0, count: widest)
-      histogram = .allocate(capacity: SoftLabelComputer.histogramBins)
-      histogram.initialize(repeating: 0, count: SoftLabelComputer.histogramBins)
       sample = computer.makeSample()
     }
 
@@ -226,7 +222,6 @@ public struct SoftLabelComputer: Sendable {
       single.deallocate()
       order.deallocate()
       keys.deallocate()
-      histogram.deallocate()
     }
   }
 
@@ -554,39 +549,23 @@ public struct SoftLabelComputer: Sendable {
     }
   }
 
-  /// Bins of `selectTop`'s histogram: every 12-bit prefix (sign, exponent, three mantissa bits).
-  static let histogramBins = 2048
-
   /// Puts the indices of the kept children into `workspace.order[0..<kept]`, best first: larger
   /// stored probability, then smaller index (children are sorted by token, so smaller token id).
   /// Returns `kept`.
   ///
   /// Each candidate child becomes one 64-bit key, (complemented probability bits) << 32 | index:
   /// stored probabilities are non-negative, so their bit patterns order like their values, and
-  /// ascending keys are exactly the required order. When fewer than all are kept, a histogram of
-  /// the bit patterns' top bits, then a binary search inside one of its bins (counting, 16 lanes at
-  /// a time, the children at or above a threshold), finds a threshold that at least `kept` and
-  /// (unless more tie) at most `kept` + 16 children reach, and only those are sorted.
+  /// ascending keys are exactly the required order. When fewer than all are kept, a binary search
+  /// over the bit patterns (counting, 16 lanes at a time, the children at or above a threshold)
+  /// finds a threshold that at least `kept` and at most `kept` + 16 children reach, and only those
+  /// are sorted.
   private func selectTop(childCount: Int, workspace: Workspace) -> Int {
     let kept = min(childCount, k ?? childCount)
     let (stored, keys) = (workspace.stored, workspace.keys)
     var threshold: UInt32 = 0
     if kept < childCount {
-      // One pass counts the children per 12-bit prefix of their bit patterns (the exponent and three
-      // mantissa bits: bins an eighth of an octave wide); from the top bin down, the first at which
-      // `kept` children are reached bounds the threshold, and a binary search inside that bin
-      // (when it holds many) narrows it to at most `kept` + 16 children.
-      let histogram = workspace.histogram
-      histogram.update(repeating: 0, count: Self.histogramBins)
-      for index in 0..<childCount { histogram[Int((stored[index].bitPattern &>> 20) & 0x7FF)] &+= 1 }
-      var bin = Self.histogramBins &- 1
-      var reaching = Int(histogram[bin])
-      while reaching < kept && bin > 0 {
-        bin &-= 1
-        reaching &+= Int(histogram[bin])
-      }
-      threshold = UInt32(bin) &<< 20
-      var high = UInt32(bin &+ 1) &<< 20
+      var high: UInt32 = 0x7F80_0001  // above every finite non-negative float
+      var reaching = childCount
       while high &- threshold > 1 && reaching > kept &+ 16 {
         let middle = threshold &+ (high &- threshold) / 2
         let count = FastMath.countAtLeast(stored, count: childCount, bits: middle)
@@ -598,8 +577,25 @@ public struct SoftLabelComputer: Sendable {
         }
       }
     }
+    // The candidates, 16 lanes at a time: a lane mask of the children at or above the threshold,
+    // then one key per set bit (a few dozen of a root's thousand children).
     var candidates = 0
-    for index in 0..<childCount {
+    let raw = UnsafeRawPointer(stored)
+    let lanes = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+    let bound = SIMD16<UInt32>(repeating: threshold)
+    var base = 0
+    while base &+ 16 <= childCount {
+      let bits = raw.loadUnaligned(fromByteOffset: base &* 4, as: SIMD16<UInt32>.self)
+      var mask = SIMD16<UInt32>.zero.replacing(with: lanes, where: bits .>= bound).wrappedSum()
+      while mask != 0 {
+        let index = base &+ mask.trailingZeroBitCount
+        keys[candidates] = UInt64(UInt32.max &- bits[mask.trailingZeroBitCount]) &<< 32 | UInt64(index)
+        candidates &+= 1
+        mask &= mask &- 1
+      }
+      base &+= 16
+    }
+    for index in base..<childCount {
       let bits = stored[index].bitPattern
       keys[candidates] = UInt64(UInt32.max &- bits) &<< 32 | UInt64(truncatingIfNeeded: index)
       candidates &+= bits >= threshold ? 1 : 0

@@ -21,7 +21,7 @@ import TitleTrie
 /// files of one run.
 public enum SoftLabelsStage: PipelineStage {
   public static let name = "soft-labels"
-  public static let version = 3
+  public static let version = 4
   public static let summary =
     "Computes exact token-level CF soft labels along each target's trie path and writes MDS shards (zstd)."
 

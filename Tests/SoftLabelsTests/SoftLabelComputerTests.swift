@@ -201,6 +201,24 @@ struct FastMathTests {
     #expect(abs(edge[5] - 1) <= 1e-7 && edge[6].isNaN && edge[7] > 0)
   }
 
+  /// `FastMath.sum`'s order restated: blocks of 32 into four 8-lane partial sums, the remaining
+  /// blocks of 8 and the tail into the first; (s0 + s1) + (s2 + s3); lanes i + 4, i + 2, then 0 + 1.
+  static func documentedSum(_ values: ArraySlice<Float>) -> Double {
+    var partial = [[Double]](repeating: [Double](repeating: 0, count: 8), count: 4)
+    var index = values.startIndex
+    while values.endIndex - index >= 32 {
+      for block in 0..<4 { for lane in 0..<8 { partial[block][lane] += Double(values[index + 8 * block + lane]) } }
+      index += 32
+    }
+    while index < values.endIndex {
+      for lane in 0..<min(8, values.endIndex - index) { partial[0][lane] += Double(values[index + lane]) }
+      index += 8
+    }
+    let lanes = (0..<8).map { (partial[0][$0] + partial[1][$0]) + (partial[2][$0] + partial[3][$0]) }
+    let fours = (0..<4).map { lanes[$0] + lanes[$0 + 4] }
+    return (fours[0] + fours[2]) + (fours[1] + fours[3])
+  }
+
   @Test func maximumSumAndLog() {
     var values = (0..<1003).map { Float(($0 * 7919) % 1009) - 500 }
     values[17] = .nan
@@ -218,6 +236,12 @@ struct FastMathTests {
           let exactRange = values[start..<(start + length)].reduce(0.0) { $0 + Double($1) }
           #expect(FastMath.sum(buffer.baseAddress!, from: start, to: start + length) == exactRange)
         }
+      }
+      // The documented order, bit for bit, across the 32-float blocks.
+      for (start, length) in [(0, 31), (3, 32), (1, 33), (7, 64), (2, 95), (0, 100), (5, 985)] {
+        let got = FastMath.sum(buffer.baseAddress!, from: start, to: start + length)
+        let want = Self.documentedSum(values[start..<(start + length)])
+        #expect(got.bitPattern == want.bitPattern, "sum from \(start), \(length) floats")
       }
     }
     for x in [1e-300, 1e-9, 0.3, 0.5, 1, 1.4142, 2, 123.456, 1e200] {
