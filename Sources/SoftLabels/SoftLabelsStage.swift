@@ -86,12 +86,20 @@ public enum SoftLabelsStage: PipelineStage {
         template: options.template!, tokenizer: tokenizer, bos: options.promptBOS ? special.bos?.id : nil,
         titles: samples.items.map { $0.title ?? $0.rawID })
     }
-    diagnostics.detail("soft-labels: loaded inputs in \(formatDuration(monotonicSeconds() - loadStart))")
     if let partition = context.partition {
       diagnostics.note(
         "soft-labels: partition \(partition) computes shards \(share.lowerBound)..<\(share.upperBound) of \(plan.shards.count)"
       )
     }
+
+    let shards = share.map { plan.shards[$0] }
+    // The cf model's files for every split of the share (an input, like the samples and the trie).
+    var scorers: [(SplitName, any Scorer)] = []
+    for split in shards.map(\.split) where !scorers.contains(where: { $0.0 == split }) {
+      scorers.append((split, try CFArtifact.loadScorer(cfDirectory, split: split)))
+    }
+    diagnostics.detail(
+      "soft-labels: loaded inputs and the cf model in \(formatDuration(monotonicSeconds() - loadStart))")
 
     let start = monotonicSeconds()
     var entries: [SplitName: [MDS.ShardEntry]] = [:]
@@ -100,8 +108,7 @@ public enum SoftLabelsStage: PipelineStage {
     let progress = ProgressReporter(
       diagnostics: diagnostics, label: "soft-labels", unit: "samples",
       total: Int64(share.reduce(0) { $0 + plan.shards[$1].range.count }))
-    let shards = share.map { plan.shards[$0] }
-    var scorerSeconds = 0.0
+    var packingSeconds = 0.0
     var timings = ShardPipeline.Timings()
     // OpenBLAS (a sequence model's forward pass, a general model's scores) stays at one thread:
     // the work is cut into blocks on our threads. Its idle pool, which spins for a tenth of a
@@ -110,11 +117,8 @@ public enum SoftLabelsStage: PipelineStage {
     let written = try DenseLinearAlgebra.withSingleThreadedBLAS {
       DenseLinearAlgebra.stopIdleThreads()
       var sources: [SplitName: ScoreSource] = [:]
-      for split in shards.map(\.split) where sources[split] == nil {
-        let scorer = try CFArtifact.loadScorer(cfDirectory, split: split)
-        sources[split] = ScoreSource(scorer: scorer, trie: trie)
-      }
-      scorerSeconds = monotonicSeconds() - start
+      for (split, scorer) in scorers { sources[split] = ScoreSource(scorer: scorer, trie: trie) }
+      packingSeconds = monotonicSeconds() - start
       let pipeline = ShardPipeline(
         shards: shards, sources: sources, samples: { samples[$0] }, computer: computer, prompt: prompt,
         configuration: configuration)
@@ -135,7 +139,7 @@ public enum SoftLabelsStage: PipelineStage {
       totals.merge(shard.statistics)
     }
     diagnostics.detail(
-      "soft-labels: wall time in seconds: loading the scorers \(formatFixed(scorerSeconds, digits: 3)); the writer waiting for shards \(formatFixed(timings.waiting, digits: 3)), joining \(formatFixed(timings.joining, digits: 3)), compressing and writing \(formatFixed(timings.writing, digits: 3))"
+      "soft-labels: wall time in seconds: packing the item vectors \(formatFixed(packingSeconds, digits: 3)); the writer waiting for shards \(formatFixed(timings.waiting, digits: 3)), joining \(formatFixed(timings.joining, digits: 3)), compressing and writing \(formatFixed(timings.writing, digits: 3))"
     )
 
     progress.finish()
