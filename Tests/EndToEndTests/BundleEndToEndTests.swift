@@ -139,6 +139,19 @@ struct BundleEndToEndTests {
     let ingest = tree["inputs"]?["samples"]?["inputs"]?["interactions"]
     #expect(ingest?["stage"]?.stringValue == "ingest")
     #expect(ingest?["raw_files"]?.objectValue?.values.contains { $0["sha256"]?.stringValue == rawHash } == true)
+
+    // The same entries through a shared store: a home whose raw-file memo is empty hashes the raw
+    // files while ingest starts, finds the key in the remote, stops ingest and pulls every stage.
+    let remote = work.path + "/remote"
+    let push = try Executables.run(
+      "tca", ["run", "-q", "--push", pipeline], environment: source.merging(["TCA_REMOTE": remote]) { $1 })
+    #expect(push.status == 0, "\(push.stderr)")
+    let pulled = try Executables.run(
+      "tca", ["run", pipeline],
+      environment: ["TCA_HOME": work.path + "/c", "TCA_DATA": SharedData.root, "TCA_REMOTE": remote])
+    #expect(pulled.status == 0, "\(pulled.stderr)")
+    #expect(pulled.stdout.split(separator: "\n").filter { $0.contains(" pulled ") }.count == 6, "\(pulled.stdout)")
+    #expect(try storeContents(work.path + "/c") == (try storeContents(work.path + "/a")))
   }
 
   @Test func aCorruptOrIncompleteBundleIsRefusedNamingTheMember() throws {
