@@ -639,7 +639,9 @@ public final class PipelineRunner {
       var reasons: [String] = []
       if !stage.isCached {
         staleEntries.insert(entry)
-        if store.layout.lineageManifest(stage.key) != nil {
+        if let remote, remote.entryManifest(stage.key, diagnostics: nil) != nil {
+          reasons = ["not in this store, but in the remote store '\(remote.root)'; `tca run` pulls it"]
+        } else if store.layout.lineageManifest(stage.key) != nil {
           reasons = [
             "only its lineage is in the store (imported with a bundle); `tca run` leaves it out unless a stage that runs needs its outputs"
           ]

@@ -237,6 +237,8 @@ struct BundleEndToEndTests {
 
     // A third machine: another home, the same remote.
     let third = ["TCA_HOME": work.path + "/c", "TCA_REMOTE": remote]
+    let status = try Executables.run("tca", ["status", pipeline], environment: third)
+    #expect(status.stdout.contains("in the remote store '\(remote)'; `tca run` pulls it"), "\(status.stdout)")
     let pulled = try Executables.run("tca", ["run", pipeline], environment: third)
     #expect(pulled.status == 0, "\(pulled.stderr)")
     #expect(!pulled.stdout.contains("computed"))
