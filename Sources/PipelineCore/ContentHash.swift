@@ -19,23 +19,9 @@ public enum ContentHash {
   /// Hashes a file by streaming it in 1 MiB reads (constant memory).
   /// - Complexity: O(file size); one sequential read.
   public static func sha256(fileAt path: String) throws(PipelineError) -> (digest: String, size: Int64) {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { throw .system("open", path: path, errno: errno) }
-    defer { close(descriptor) }
     var hasher = SHA256()
-    let bufferSize = 1 << 20
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64)
-    defer { buffer.deallocate() }
-    var total: Int64 = 0
-    while true {
-      let count = read(descriptor, buffer.baseAddress!, bufferSize)
-      if count < 0 {
-        if errno == EINTR { continue }
-        throw .system("read", path: path, errno: errno)
-      }
-      if count == 0 { break }
-      hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-      total += Int64(count)
+    let total = try FileSystem.forEachChunk(ofFileAt: path) { (chunk: UnsafeRawBufferPointer) throws(PipelineError) in
+      hasher.update(bufferPointer: chunk)
     }
     return (hex(hasher.finalize()), total)
   }

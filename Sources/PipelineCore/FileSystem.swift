@@ -155,6 +155,58 @@ public enum FileSystem {
     guard Glibc.rename(source, destination) == 0 else { throw .system("rename", path: source, errno: errno) }
   }
 
+  /// Renames `source` to `destination` unless `destination` already exists as a non-empty
+  /// directory: the first of several concurrent writers wins and the others learn they lost.
+  /// - Returns: `true` when renamed, `false` when `destination` was already there.
+  public static func renameUnlessPresent(_ source: String, to destination: String) throws(PipelineError) -> Bool {
+    if Glibc.rename(source, destination) == 0 { return true }
+    let code = errno
+    if code == ENOTEMPTY || code == EEXIST { return false }
+    throw .system("rename", path: source, errno: code)
+  }
+
+  /// Copies a file, hashing what it reads, and fsyncs the copy (one sequential read of the source).
+  /// - Returns: the source's sha256 and size.
+  public static func copyFile(from source: String, to destination: String) throws(PipelineError) -> (
+    digest: String, size: Int64
+  ) {
+    let output = try OutputFile(path: destination)
+    var hasher = StreamingHasher()
+    let total = try forEachChunk(ofFileAt: source) { (chunk: UnsafeRawBufferPointer) throws(PipelineError) in
+      hasher.update(chunk)
+      try output.write(chunk)
+    }
+    try output.close()
+    return (hasher.finalize(), total)
+  }
+
+  /// Reads a file in 1 MiB chunks (constant memory), handing each to `body`.
+  /// - Returns: the number of bytes read.
+  /// - Complexity: O(file size); one sequential read.
+  @discardableResult
+  public static func forEachChunk(
+    ofFileAt path: String, _ body: (UnsafeRawBufferPointer) throws(PipelineError) -> Void
+  ) throws(PipelineError) -> Int64 {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw .system("open", path: path, errno: errno) }
+    defer { close(descriptor) }
+    let bufferSize = 1 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64)
+    defer { buffer.deallocate() }
+    var total: Int64 = 0
+    while true {
+      let count = read(descriptor, buffer.baseAddress!, bufferSize)
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw .system("read", path: path, errno: errno)
+      }
+      if count == 0 { break }
+      try body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+      total += Int64(count)
+    }
+    return total
+  }
+
   /// fsyncs a directory so a rename inside it survives a power cut; failures are ignored because
   /// some file systems refuse to fsync directories.
   public static func syncDirectory(_ path: String) {
@@ -279,4 +331,41 @@ public final class FileLock {
 /// The current process, for naming work directories.
 public enum ProcessIdentity {
   public static var current: Int32 { getpid() }
+}
+
+/// A file being written in chunks (an archive, a member unpacked from one): created or truncated
+/// on open, fsynced by `close()`.
+public final class OutputFile {
+  public let path: String
+  private var descriptor: Int32
+
+  public init(path: String) throws(PipelineError) {
+    self.path = path
+    descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw .system("create", path: path, errno: errno) }
+  }
+
+  deinit { if descriptor >= 0 { Glibc.close(descriptor) } }
+
+  public func write(_ bytes: UnsafeRawBufferPointer) throws(PipelineError) {
+    try FileSystem.writeAll(descriptor, bytes, path: path)
+  }
+
+  public func write(_ bytes: [UInt8]) throws(PipelineError) {
+    let failure = bytes.withUnsafeBytes { buffer -> PipelineError? in
+      do throws(PipelineError) { try write(buffer) } catch { return error }
+      return nil
+    }
+    if let failure { throw failure }
+  }
+
+  /// fsyncs and closes the file.
+  public func close() throws(PipelineError) {
+    guard descriptor >= 0 else { return }
+    defer {
+      Glibc.close(descriptor)
+      descriptor = -1
+    }
+    guard fsync(descriptor) == 0 else { throw .system("fsync", path: path, errno: errno) }
+  }
 }

@@ -11,10 +11,12 @@ import PipelineCore
 public final class ArtifactStore {
   public let home: String
   public let ledger: Ledger
+  /// The directories and the install protocol this store shares with a remote one.
+  public let layout: StoreLayout
   let diagnostics: Diagnostics
 
-  public var storeDirectory: String { FileSystem.join(home, "store") }
-  public var temporaryDirectory: String { FileSystem.join(home, "tmp") }
+  public var storeDirectory: String { layout.storeDirectory }
+  public var temporaryDirectory: String { layout.temporaryDirectory }
   public var locksDirectory: String { FileSystem.join(home, "locks") }
   public var runsDirectory: String { FileSystem.join(home, "runs") }
 
@@ -26,10 +28,9 @@ public final class ArtifactStore {
   public init(home: String, diagnostics: Diagnostics) throws(PipelineError) {
     self.home = FileSystem.absolute(home)
     self.diagnostics = diagnostics
-    for directory in [
-      self.home, FileSystem.join(self.home, "store"), FileSystem.join(self.home, "tmp"),
-      FileSystem.join(self.home, "locks"), FileSystem.join(self.home, "runs"),
-    ] {
+    layout = StoreLayout(root: self.home)
+    try layout.create()
+    for directory in [FileSystem.join(self.home, "locks"), FileSystem.join(self.home, "runs")] {
       try FileSystem.createDirectory(directory)
     }
     // Switching a new database to WAL takes an exclusive lock that SQLite's busy handler does not
@@ -53,20 +54,7 @@ public final class ArtifactStore {
   /// Whether a complete entry exists: its manifest reads and names this key. An unreadable entry is
   /// a warning and a miss, never a crash (CONVENTIONS.md §10).
   public func hasEntry(_ key: String) -> Bool {
-    let path = entryPath(key)
-    guard FileSystem.isDirectory(path) else { return false }
-    do {
-      let manifest = try Manifest.read(directory: path)
-      if manifest.key != key {
-        diagnostics.warning(
-          "store entry '\(path)' has a manifest for key \(manifest.key.prefix(12)); treating it as a miss")
-        return false
-      }
-      return true
-    } catch {
-      diagnostics.warning("store entry '\(path)' is unreadable (\(error)); treating it as a miss")
-      return false
-    }
+    layout.entryManifest(key, diagnostics: diagnostics) != nil
   }
 
   /// Takes the per-key lock, waiting (with a note) if another process holds it.
@@ -85,25 +73,49 @@ public final class ArtifactStore {
       diagnostics.detail("removing leftover work directory tmp/\(name) of an interrupted run")
       try FileSystem.removeTree(FileSystem.join(temporaryDirectory, name))
     }
-    let path = FileSystem.join(temporaryDirectory, "\(key).\(getpid()).\(UInt32.random(in: 0...UInt32.max))")
-    try FileSystem.createDirectory(path)
-    return path
+    return try layout.makeWorkDirectory(key)
   }
 
-  /// Moves a finished work directory (manifest written last) into the store with one rename. An
-  /// existing entry (a forced rerun) is moved aside first and removed after.
+  /// A work directory not tied to a key (a stage still hashing its raw files, a bundle being
+  /// unpacked): named after a random 64-digit token whose lock this process holds, so `gc` leaves it.
+  public func makeScratchDirectory(label: String) throws(PipelineError) -> ScratchDirectory {
+    let token = (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }
+      .map { String(repeating: "0", count: 16 - $0.count) + $0 }.joined()
+    let lock = try lock(token, label: label)
+    do {
+      return ScratchDirectory(
+        path: try makeWorkDirectory(token), lock: lock, lockPath: FileSystem.join(locksDirectory, token + ".lock"))
+    } catch {
+      lock.unlock()
+      throw error
+    }
+  }
+
+  /// A locked work directory from `makeScratchDirectory`; `release()` removes it and its lock.
+  public struct ScratchDirectory {
+    public let path: String
+    let lock: FileLock
+    let lockPath: String
+
+    public func release() {
+      try? FileSystem.removeTree(path)
+      lock.unlock()
+      unlink(lockPath)
+    }
+  }
+
+  /// Moves a finished work directory (manifest written last) into the store with one rename
+  /// (`StoreLayout.install`). An existing entry (a forced rerun) is moved aside first and removed after.
   public func publish(workDirectory: String, key: String) throws(PipelineError) {
     let destination = entryPath(key)
-    try FileSystem.createDirectory(FileSystem.parentPath(destination))
-    FileSystem.syncDirectory(workDirectory)
     var trash: String?
     if FileSystem.exists(destination) {
       let aside = FileSystem.join(temporaryDirectory, "\(key).replaced.\(getpid())")
       try FileSystem.rename(destination, to: aside)
       trash = aside
     }
-    try FileSystem.rename(workDirectory, to: destination)
-    FileSystem.syncDirectory(FileSystem.parentPath(destination))
+    // Under the key's lock nobody else installs this key, so the rename cannot lose.
+    try layout.install(workDirectory: workDirectory, key: key)
     if let trash { try FileSystem.removeTree(trash) }
   }
 
@@ -135,11 +147,6 @@ public final class ArtifactStore {
 
   /// All keys in the store.
   public func allKeys() throws(PipelineError) -> [String] {
-    var keys: [String] = []
-    for prefix in try FileSystem.listDirectory(storeDirectory)
-    where FileSystem.isDirectory(FileSystem.join(storeDirectory, prefix)) {
-      keys += try FileSystem.listDirectory(FileSystem.join(storeDirectory, prefix))
-    }
-    return keys
+    try layout.allKeys().stored
   }
 }

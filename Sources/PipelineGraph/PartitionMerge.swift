@@ -79,11 +79,11 @@ public enum PartitionMerge {
       key: material.key)
   }
 
-  /// The partition entries in `store` that belong to the run with key `wholeKey`.
-  public static func partitions(of wholeKey: String, in store: ArtifactStore) throws -> [Partition] {
+  /// The partition entries in a store (local or remote) that belong to the run with key `wholeKey`.
+  public static func partitions(of wholeKey: String, in layout: StoreLayout) throws -> [Partition] {
     var found: [Partition] = []
-    for key in try store.allKeys() {
-      let directory = store.entryPath(key)
+    for key in try layout.allKeys().stored {
+      let directory = layout.entryPath(key)
       guard let manifest = try? Manifest.read(directory: directory), manifest.metrics["partition"] != nil,
         let partition = try? describe(directory), partition.wholeKey == wholeKey
       else { continue }

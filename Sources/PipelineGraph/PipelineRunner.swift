@@ -23,7 +23,9 @@ public final class PipelineRunner {
   }
 
   public enum Outcome: String, Sendable {
-    case cached, computed, planned, skipped
+    /// `pulled`: copied from the remote store (`TCA_REMOTE`) on a local miss; `lineage`: not in the
+    /// store, only its manifest (imported with a bundle), and no stage that runs needs its outputs.
+    case cached, computed, planned, skipped, pulled, lineage
   }
 
   public struct StageReport: Sendable {
@@ -37,6 +39,10 @@ public final class PipelineRunner {
   public let graph: PipelineGraph
   public let store: ArtifactStore
   public let dataRoot: String
+  /// A shared store (`$TCA_REMOTE`) looked in on a local miss.
+  public var remote: StoreLayout?
+  /// Whether `run` publishes its entries to `remote` (`tca run --push`).
+  public var pushesToRemote = false
   let diagnostics: Diagnostics
 
   /// `$TCA_DATA`, else `data` in the working directory.
@@ -44,11 +50,21 @@ public final class PipelineRunner {
     FileSystem.absolute(FileSystem.environment("TCA_DATA") ?? "data")
   }
 
-  public init(graph: PipelineGraph, store: ArtifactStore, dataRoot: String, diagnostics: Diagnostics) {
+  public init(
+    graph: PipelineGraph, store: ArtifactStore, dataRoot: String, remote: StoreLayout? = nil,
+    diagnostics: Diagnostics
+  ) {
     self.graph = graph
     self.store = store
     self.dataRoot = dataRoot
+    self.remote = remote
     self.diagnostics = diagnostics
+  }
+
+  /// `$TCA_REMOTE` as a store layout, or `nil` when unset or empty.
+  public static func defaultRemote() -> StoreLayout? {
+    guard let root = FileSystem.environment("TCA_REMOTE"), !root.isEmpty else { return nil }
+    return StoreLayout(root: root)
   }
 
   /// A raw file of a node: where it is, its identity, and its hash when the memo has it.
@@ -172,9 +188,23 @@ public final class PipelineRunner {
     var keys: [String: String] = [:]
     var partitioned: Set<String> = []
     do {
+      let lineageOnly = try partition == nil ? lineageOnlyEntries(selected, only: only, force: force) : [:]
       for node in selected {
         var entry = node.entry.name
         let started = monotonicSeconds()
+        if let key = lineageOnly[entry] {
+          keys[entry] = key
+          diagnostics.note(
+            "\(entry): not in the store, only its lineage (\(key.prefix(12))); no stage that runs needs its outputs, so it is not computed (`--only \(entry)` computes it)"
+          )
+          if pushesToRemote, let remote, let manifest = store.layout.lineageManifest(key) {
+            try remote.create()
+            try remote.recordLineage(manifest)
+          }
+          reports.append(
+            StageReport(entry: entry, key: key, outcome: .lineage, seconds: 0, path: store.layout.lineagePath(key)))
+          continue
+        }
         let lookups = try lookUpRawFiles(node)
         var inputDirectories: [String: String] = [:]
         for (input, producer) in node.inputs { inputDirectories[input] = directories[producer] }
@@ -185,6 +215,7 @@ public final class PipelineRunner {
             needsNote: needsNote ? neededBy(entry, only: only) : nil)
           keys[entry] = material.key
           directories[entry] = store.entryPath(material.key)
+          if outcome != .pulled { try pushToRemote(material.key, label: entry) }
           if needsNote && outcome == .cached { continue }
           let seconds = monotonicSeconds() - started
           try store.link(pipeline: graph.name, entry: entry, key: material.key)
@@ -220,6 +251,11 @@ public final class PipelineRunner {
         }
         let label = "\(entry)"
         let forced = force.contains(entry)
+        var pulled = false
+        if !stage.isCached && !forced, try pullFromRemote(stage.key, material: stage.material, label: label) {
+          stage.isCached = true
+          pulled = true
+        }
         if needsNote && stage.isCached {
           directories[node.entry.name] = store.entryPath(stage.key)
           continue
@@ -229,7 +265,9 @@ public final class PipelineRunner {
             "\(label): not in the store; computing it first because '\(neededBy(entry, only: only))' needs it")
         }
         var outcome = Outcome.cached
-        if stage.isCached && !forced {
+        if pulled {
+          outcome = .pulled
+        } else if stage.isCached && !forced {
           diagnostics.note(
             "\(label): cache hit \(stage.key.prefix(12))"
               + (stage.rawFiles.isEmpty
@@ -241,6 +279,7 @@ public final class PipelineRunner {
             stage, label: label, forced: forced, inputDirectories: inputDirectories, partition: partition,
             started: started)
         }
+        if outcome != .pulled { try pushToRemote(stage.key, label: label) }
         let seconds = monotonicSeconds() - started
         directories[node.entry.name] = store.entryPath(stage.key)
         try store.link(pipeline: graph.name, entry: entry, key: stage.key)
@@ -321,13 +360,19 @@ public final class PipelineRunner {
     var material = try keyMaterial(node, keys: keys, rawFiles: [])
     let cancellation = Cancellation()
     let storeDirectory = store.storeDirectory
+    let remoteStoreDirectory = remote?.storeDirectory
     let keyWithoutFiles = material
     let hashing = BackgroundTask { () throws(PipelineError) -> [RawFileInput] in
       var files: [RawFileInput] = []
       for lookup in lookups { files.append(try lookup.hashed()) }
       var complete = keyWithoutFiles
       complete.rawFiles = Dictionary(uniqueKeysWithValues: files.map { ($0.role, $0.sha256) })
-      if !forced && FileSystem.isDirectory(ArtifactStore.entryPath(complete.key, storeDirectory: storeDirectory)) {
+      let key = complete.key
+      if !forced
+        && ([storeDirectory] + (remoteStoreDirectory.map { [$0] } ?? [])).contains(where: {
+          FileSystem.isDirectory(ArtifactStore.entryPath(key, storeDirectory: $0))
+        })
+      {
         cancellation.cancel()
       }
       return files
@@ -335,14 +380,9 @@ public final class PipelineRunner {
     let bytes = unhashed.reduce(Int64(0)) { $0 + $1.identity.size }
     diagnostics.detail(
       "\(label): hashing \(unhashed.count) raw file(s) (\(bytes) bytes) on another thread while the stage starts")
-    let token = (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }
-      .map { String(repeating: "0", count: 16 - $0.count) + $0 }.joined()
-    let tokenLock = try store.lock(token, label: label)
-    defer {
-      tokenLock.unlock()
-      unlink(FileSystem.join(store.locksDirectory, token + ".lock"))
-    }
-    let work = try store.makeWorkDirectory(token)
+    let scratch = try store.makeScratchDirectory(label: label)
+    defer { scratch.release() }
+    let work = scratch.path
     var metrics: JSONValue?
     var failure: (any Error)?
     do {
@@ -372,6 +412,10 @@ public final class PipelineRunner {
         "\(label): cache hit \(key.prefix(12)) (\(unhashed.count) of \(lookups.count) raw files re-read: touched, not changed)"
       )
       return (material, .cached)
+    }
+    if !forced, try pullFromRemote(key, material: material, label: label) {
+      try? FileSystem.removeTree(work)
+      return (material, .pulled)
     }
     if let failure {
       try? FileSystem.removeTree(work)
@@ -419,6 +463,105 @@ public final class PipelineRunner {
     return (material, .computed)
   }
 
+  /// On a local miss, the entry of `key` from the remote store: copied under the key's lock into
+  /// `tmp/`, every file checked against the remote manifest as it is copied, then renamed into the
+  /// store (`StoreLayout.copyEntry` and `install`, the protocol of every entry). A remote entry that
+  /// fails the check is a warning and a miss.
+  /// - Returns: whether the entry is now in the local store.
+  func pullFromRemote(_ key: String, material: StageKeyMaterial, label: String) throws -> Bool {
+    guard let remote, remote.entryManifest(key, diagnostics: diagnostics) != nil else { return false }
+    let started = monotonicSeconds()
+    let lock = try store.lock(key, label: label)
+    defer { lock.unlock() }
+    if store.hasEntry(key) { return true }
+    let work: String
+    do {
+      work = try store.layout.copyEntry(key, from: remote, what: "remote")
+    } catch {
+      // A damaged remote entry must not stop the run: warn and treat it as a miss (CONVENTIONS.md §10).
+      diagnostics.warning("\(label): cannot pull \(key.prefix(12)): \(error); computing it here")
+      return false
+    }
+    do {
+      try store.layout.install(workDirectory: work, key: key)
+    } catch {
+      try? FileSystem.removeTree(work)
+      throw error
+    }
+    let manifest = try Manifest.read(directory: store.entryPath(key))
+    try store.ledger.recordArtifact(
+      material: material, seconds: monotonicSeconds() - started, bytes: manifest.files.reduce(0) { $0 + $1.size },
+      key: key)
+    diagnostics.note(
+      "\(label): pulled \(key.prefix(12)) from the remote store '\(remote.root)' (\(manifest.files.count) files verified)"
+    )
+    return true
+  }
+
+  /// With `--push`, publishes the local entry of `key` to the remote store unless it is there:
+  /// copied into the remote's `tmp/` (verified as it is read), fsynced, renamed into place. Of
+  /// several writers of one key the first rename wins and the others discard their copies.
+  func pushToRemote(_ key: String, label: String) throws {
+    guard pushesToRemote, let remote else { return }
+    if remote.entryManifest(key, diagnostics: diagnostics) != nil {
+      diagnostics.detail("\(label): \(key.prefix(12)) is already in the remote store")
+      return
+    }
+    try remote.create()
+    let work = try remote.copyEntry(key, from: store.layout, what: "local")
+    let installed: Bool
+    do {
+      installed = try remote.install(workDirectory: work, key: key)
+    } catch {
+      try? FileSystem.removeTree(work)
+      throw error
+    }
+    diagnostics.note(
+      installed
+        ? "\(label): pushed \(key.prefix(12)) to the remote store '\(remote.root)'"
+        : "\(label): \(key.prefix(12)) was pushed by another writer at the same time; kept theirs")
+  }
+
+  /// The entries a run leaves out because only their lineage is here (imported with a bundle, or
+  /// recorded in the remote store) and no stage that runs needs their outputs: an imported
+  /// soft-labels entry makes `tca run` a hit without recomputing the CF model that produced it.
+  /// Keys never depend on outputs (only on parameters, input keys and raw-file hashes), so they are
+  /// computed as for any run. Without lineage records this plans nothing (no raw file is hashed
+  /// before its stage starts).
+  /// - Returns: entry name → key, for entries to leave out.
+  func lineageOnlyEntries(
+    _ selected: [PipelineGraph.Node], only: Set<String>, force: Set<String>
+  ) throws -> [String: String] {
+    func hasRecords(_ layout: StoreLayout?) -> Bool {
+      guard let layout, FileSystem.isDirectory(layout.lineageDirectory) else { return false }
+      return !((try? FileSystem.listDirectory(layout.lineageDirectory)) ?? []).isEmpty
+    }
+    guard hasRecords(store.layout) || hasRecords(remote) else { return [:] }
+    let planned = try plan(entries: selected)
+    var skipped: [String: String] = [:]
+    var computing: Set<String> = []
+    for stage in planned.reversed() {
+      let name = stage.node.entry.name
+      let forced = force.contains(name)
+      let available = stage.isCached || remote?.entryManifest(stage.key, diagnostics: nil) != nil
+      if available && !forced { continue }
+      let neededByComputing = planned.contains {
+        computing.contains($0.node.entry.name) && $0.node.inputs.values.contains(name)
+      }
+      let hasLineage =
+        store.layout.lineageManifest(stage.key) != nil || remote?.lineageManifest(stage.key) != nil
+      if !forced && !only.contains(name) && !neededByComputing && hasLineage {
+        skipped[name] = stage.key
+        if store.layout.lineageManifest(stage.key) == nil, let manifest = remote?.lineageManifest(stage.key) {
+          try store.layout.recordLineage(manifest)
+        }
+        continue
+      }
+      computing.insert(name)
+    }
+    return skipped
+  }
+
   /// Merges the partition entries of every stage that runs in partitions (`run(partition:)`) into
   /// the entry of the whole run, publishes it under the whole run's key and links it; stages
   /// already whole in the store are reported as cached. Missing partitions are an error that names
@@ -429,14 +572,23 @@ public final class PipelineRunner {
     for stage in plan where stage.node.stage.supportsPartitions {
       let entry = stage.node.entry.name
       let started = monotonicSeconds()
-      guard !stage.isCached else {
+      let pulled = try !stage.isCached && pullFromRemote(stage.key, material: stage.material, label: entry)
+      guard !stage.isCached && !pulled else {
         diagnostics.note("\(entry): already whole in the store (\(stage.key.prefix(12))); nothing to merge")
+        try pushToRemote(stage.key, label: entry)
         try store.link(pipeline: graph.name, entry: entry, key: stage.key)
         reports.append(
           StageReport(entry: entry, key: stage.key, outcome: .cached, seconds: 0, path: store.entryPath(stage.key)))
         continue
       }
-      let found = try PartitionMerge.partitions(of: stage.key, in: store)
+      // Partitions computed on other machines (other homes, one TCA_REMOTE) are pulled first.
+      if let remote {
+        for partition in try PartitionMerge.partitions(of: stage.key, in: remote)
+        where !store.hasEntry(partition.manifest.key) {
+          _ = try pullFromRemote(partition.manifest.key, material: stage.material, label: entry)
+        }
+      }
+      let found = try PartitionMerge.partitions(of: stage.key, in: store.layout)
       guard let count = found.last?.partition.count else {
         throw PipelineError.usage(
           "\(entry): no partitions of \(stage.key.prefix(12)) in the store; run `tca run \(graph.name) --partition i/n` for i = 0..n-1 first (upstream stages unchanged)"
@@ -460,6 +612,7 @@ public final class PipelineRunner {
       }
       try store.link(pipeline: graph.name, entry: entry, key: stage.key)
       diagnostics.note("\(entry): merged \(count) partitions into \(stage.key.prefix(12))")
+      try pushToRemote(stage.key, label: entry)
       reports.append(
         StageReport(
           entry: entry, key: stage.key, outcome: .computed, seconds: monotonicSeconds() - started,
@@ -486,7 +639,13 @@ public final class PipelineRunner {
       var reasons: [String] = []
       if !stage.isCached {
         staleEntries.insert(entry)
-        if let previous = try store.ledger.latestMaterial(pipeline: graph.name, entry: entry) {
+        if let remote, remote.entryManifest(stage.key, diagnostics: nil) != nil {
+          reasons = ["not in this store, but in the remote store '\(remote.root)'; `tca run` pulls it"]
+        } else if store.layout.lineageManifest(stage.key) != nil {
+          reasons = [
+            "only its lineage is in the store (imported with a bundle); `tca run` leaves it out unless a stage that runs needs its outputs"
+          ]
+        } else if let previous = try store.ledger.latestMaterial(pipeline: graph.name, entry: entry) {
           reasons = stage.material.differences(from: previous, inputEntries: stage.node.inputs)
           reasons = reasons.map { reason in
             // Name the upstream stage that is itself stale.

@@ -12,12 +12,14 @@ public struct DriverCommand: ParsableCommand {
     abstract: "Runs TCA4Rec data pipelines through a content-addressed cache.",
     discussion: """
       The store lives in $TCA_HOME (default .tca/); raw data is found under $TCA_DATA (default data/);
-      pipeline names are looked up in Pipelines/ (or $TCA_PIPELINES).
+      pipeline names are looked up in Pipelines/ (or $TCA_PIPELINES); $TCA_REMOTE names a shared store
+      that a local miss pulls from and `tca run --push` publishes to.
       """,
     version: StageExecutor.toolVersion,
     subcommands: [
       RunCommand.self, StatusCommand.self, ValidateCommand.self, GarbageCollectCommand.self, ListRunsCommand.self,
       StagesCommand.self, EncodeCommand.self, ScoreCommand.self, MergeCommand.self, FetchCommand.self,
+      ExportCommand.self, ImportCommand.self, ShowCommand.self,
     ])
   public init() {}
 }
@@ -28,12 +30,14 @@ func loadGraph(_ pipeline: String) throws -> PipelineGraph {
   return try PipelineGraph(definition: definition, registry: stageRegistry)
 }
 
-/// The runner for a pipeline over the store in `$TCA_HOME` and the data in `$TCA_DATA`.
+/// The runner for a pipeline over the store in `$TCA_HOME`, the data in `$TCA_DATA` and the shared
+/// store in `$TCA_REMOTE` (if set).
 func makeRunner(_ pipeline: String, diagnostics: Diagnostics) throws -> PipelineRunner {
   let graph = try loadGraph(pipeline)
   let store = try ArtifactStore(home: ArtifactStore.defaultHome(), diagnostics: diagnostics)
   return PipelineRunner(
-    graph: graph, store: store, dataRoot: PipelineRunner.defaultDataRoot(), diagnostics: diagnostics)
+    graph: graph, store: store, dataRoot: PipelineRunner.defaultDataRoot(), remote: PipelineRunner.defaultRemote(),
+    diagnostics: diagnostics)
 }
 
 func displayPath(_ path: String) -> String {
@@ -58,6 +62,11 @@ struct RunCommand: ParsableCommand {
   @Flag(name: .long, help: "Show what would run, and compute nothing.")
   var dryRun = false
 
+  @Flag(
+    name: .long,
+    help: "Publish this run's entries to the shared store $TCA_REMOTE (atomically; safe with several writers).")
+  var push = false
+
   @Option(
     name: .long,
     help: ArgumentHelp(
@@ -67,11 +76,19 @@ struct RunCommand: ParsableCommand {
 
   @OptionGroup var common: CommonOptions
 
+  func validate() throws {
+    if push && PipelineRunner.defaultRemote() == nil {
+      throw ValidationError("--push needs TCA_REMOTE set to the shared store's directory")
+    }
+    if push && dryRun { throw ValidationError("--push and --dry-run exclude each other") }
+  }
+
   func run() throws {
     let diagnostics = common.diagnostics(tool: "tca")
     if !dryRun { NativeBLASKernel.restartIfNeeded(diagnostics) }
     try reportingErrors(diagnostics) {
       let runner = try makeRunner(pipeline, diagnostics: diagnostics)
+      runner.pushesToRemote = push
       let graph = runner.graph
       let store = runner.store
       if !dryRun && graph.nodes.contains(where: { $0.stage.name == SoftLabelsStage.name }) {
@@ -80,7 +97,7 @@ struct RunCommand: ParsableCommand {
       let share = try resolvePartition(partition, stage: nil, diagnostics: diagnostics)
       let command =
         (["tca", "run", pipeline] + (only.isEmpty ? [] : ["--only"] + only)
-        + (force.isEmpty ? [] : ["--force"] + force) + (dryRun ? ["--dry-run"] : [])
+        + (force.isEmpty ? [] : ["--force"] + force) + (dryRun ? ["--dry-run"] : []) + (push ? ["--push"] : [])
         + (share.map { ["--partition", "\($0)"] } ?? [])).joined(separator: " ")
       let reports = try runner.run(
         only: Set(only), force: Set(force), dryRun: dryRun, partition: share, command: command)
@@ -89,10 +106,17 @@ struct RunCommand: ParsableCommand {
         let link = FileSystem.join(store.runsDirectory, graph.name, report.entry)
         printData(
           padded(report.entry, 16) + padded(report.outcome.rawValue, 10) + padded(formatDuration(report.seconds), 9)
-            + (dryRun ? displayPath(report.path) : displayPath(link)))
+            + (dryRun || report.outcome == .lineage ? displayPath(report.path) : displayPath(link)))
       }
       if !dryRun {
         let computed = reports.filter { $0.outcome == .computed }.count
+        let pulled = reports.filter { $0.outcome == .pulled }.count
+        let lineage = reports.filter { $0.outcome == .lineage }.count
+        if pulled > 0 { diagnostics.note("\(pulled) stage(s) pulled from the remote store") }
+        if lineage > 0 {
+          diagnostics.note(
+            "\(lineage) stage(s) not computed: only their lineage is here and nothing that ran needed them")
+        }
         diagnostics.note(
           computed == 0
             ? "every stage was a cache hit; outputs in \(displayPath(FileSystem.join(store.runsDirectory, graph.name)))/"
@@ -253,12 +277,18 @@ struct MergeCommand: ParsableCommand {
   @Option(name: [.short, .long], help: "Merge these partition directories into this new directory.")
   var output: String?
 
+  @Flag(name: .long, help: "Publish the merged entry to the shared store $TCA_REMOTE.")
+  var push = false
+
   @OptionGroup var common: CommonOptions
 
   func validate() throws {
     if arguments.isEmpty { throw ValidationError("give a pipeline, or --output and the partition directories") }
     if output == nil && arguments.count != 1 {
       throw ValidationError("without --output, give one pipeline; with --output, the partition directories")
+    }
+    if push && (output != nil || PipelineRunner.defaultRemote() == nil) {
+      throw ValidationError("--push needs a pipeline (not --output) and TCA_REMOTE set to the shared store's directory")
     }
   }
 
@@ -287,6 +317,7 @@ struct MergeCommand: ParsableCommand {
         return
       }
       let runner = try makeRunner(arguments[0], diagnostics: diagnostics)
+      runner.pushesToRemote = push
       for report in try runner.merge() {
         let link = FileSystem.join(runner.store.runsDirectory, runner.graph.name, report.entry)
         printData(padded(report.entry, 16) + padded(report.outcome.rawValue, 10) + displayPath(link))
