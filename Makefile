@@ -13,10 +13,10 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 STREAMING_VENV := .venv-streaming
 STAGES := ingest prepare tokenizer trie cf soft-labels
-BENCH ?= tokenizer tokenizer_train sasrec ease softlabels ingest
+BENCH ?= tokenizer tokenizer_train sasrec ease softlabels ingest train
 APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev libisal-dev pkg-config zstd python3-venv curl
 
-.PHONY: all build pipeline fetch-data $(STAGES) status merge validate test test-swift test-python deps deps-system deps-python \
+.PHONY: all build pipeline fetch-data $(STAGES) train status merge validate test test-swift test-python deps deps-system deps-python \
 	format lint check-imports bench ls gc clean help
 
 all: pipeline
@@ -26,6 +26,7 @@ help:
 	@echo "make fetch-data DATASET=…     download the pipeline's missing raw files into TCA_DATA (Pipelines/downloads.json)"
 	@echo "make <stage> DATASET=…        rerun one stage ($(STAGES)); FORCE=1 recomputes even if cached"
 	@echo "make bench [BENCH='sasrec ease'] side-by-side benchmarks against the peers (Benchmarks/README.md)"
+	@echo "make train [DATASET=demo] [MODEL=tiny|PATH] LoRA training with the soft labels + constrained evaluation (trainer/README.md)"
 	@echo "make status|validate DATASET=… show what is cached or stale and why | validate the outputs"
 	@echo "make merge DATASET=…          combine soft-label partitions (tca run DATASET --partition i/n)"
 	@echo "make test                     build, unit + end-to-end tests, schema checks (needs make deps)"
@@ -43,6 +44,22 @@ fetch-data: build
 
 $(STAGES): build
 	$(TCA) run $(DATASET) --only $@ $(if $(FORCE),--force $@,)
+
+# The trainer (trainer/README.md): runs the pipeline that gives prompted soft labels for train, valid and test
+# (Pipelines/<DATASET>-train.yaml when it exists, as demo-train.yaml for the demo, else <DATASET>.yaml), then
+# trains LoRA adapters and evaluates. MODEL=tiny (default) is a randomly initialised 2-layer Llama over the
+# pipeline's tokenizer, on CPU in minutes, with TINY_TRAIN_ARGS; MODEL=PATH a Hugging Face model directory
+# (bf16 on a GPU) with the official settings. Outputs: $(TCA_HOME)/train/<pipeline>/<model name>/.
+MODEL ?= tiny
+TRAIN_PIPELINE = $(if $(wildcard Pipelines/$(DATASET)-train.yaml),$(DATASET)-train,$(DATASET))
+TRAIN_OUT ?= $(TCA_HOME)/train/$(TRAIN_PIPELINE)/$(notdir $(patsubst %/,%,$(subst :,-,$(MODEL))))
+TINY_TRAIN_ARGS ?= --max-steps 300 --learning-rate 3e-3 --eval-samples 300 --eval-batch-size 16 --threads 2
+TRAIN_ARGS ?= $(if $(filter tiny tiny:%,$(MODEL)),$(TINY_TRAIN_ARGS),)
+
+train: build $(VENV)/.installed
+	$(TCA) run $(TRAIN_PIPELINE)
+	$(PYTHON) -m tca_trainer.train $(TCA_HOME)/runs/$(TRAIN_PIPELINE)/soft-labels --model $(MODEL) \
+	  --output $(TRAIN_OUT) $(TRAIN_ARGS)
 
 status: build
 	$(TCA) status $(DATASET)
@@ -85,10 +102,11 @@ deps-system:
 deps-python: $(VENV)/.installed $(STREAMING_VENV)/.installed
 
 # The virtual environment is rebuilt only when the requirements change.
-$(VENV)/.installed: Tests/python/requirements.txt
+$(VENV)/.installed: Tests/python/requirements.txt trainer/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q -r Tests/python/requirements.txt
+	$(PYTHON) -m pip install -q --no-deps --no-build-isolation -e trainer
 	touch $@
 
 # mosaicml-streaming (the shard reader tests' oracle) in its own environment, so its dependencies never touch ours.
@@ -108,7 +126,7 @@ check-imports:
 	python3 .ci/check_imports.py
 
 # Side-by-side benchmarks against the peers, printing ratios (Benchmarks/README.md). Never a test.
-# BENCH picks which: tokenizer tokenizer_train sasrec ease softlabels ingest (default all).
+# BENCH picks which: tokenizer tokenizer_train sasrec ease softlabels ingest train (default all).
 bench: build $(VENV)/.installed
 	set -e; for b in $(BENCH); do \
 	  TCA_BIN=$(BIN) TCA_SHARED_DATA=$${TCA_SHARED_DATA:-$(TCA_DATA)} $(PYTHON) Benchmarks/$${b}_bench.py; \
