@@ -48,7 +48,10 @@ struct LabelStatistics: Equatable, Sendable {
     keptMassSum += kept
     targetProbabilitySum += target
     if targetKept { self.targetKept += 1 }
-    targetHistogram[min(Self.histogramBins - 1, max(0, Int(target * Double(Self.histogramBins))))] += 1
+    // A broken model's NaN probability (the stage then stops with an error) counts in bin 0 rather
+    // than trapping in the conversion.
+    let scaled = target * Double(Self.histogramBins)
+    targetHistogram[scaled.isNaN ? 0 : Int(min(Double(Self.histogramBins - 1), max(0, scaled)))] += 1
   }
 
   /// Adds `other`'s counts and sums to these (used in shard order).

@@ -163,4 +163,62 @@ struct SoftLabelsEndToEndTests {
     let second = try Executables.run("tca", ["validate", edited])
     #expect(second.status != 0 && second.stderr.contains("note"), "\(second.stderr)")
   }
+
+  /// A `.npy` v1.0 file of little-endian float32 rows (what `np.save` writes for a 2-D array).
+  func writeFloatMatrix(_ values: [Float], rows: Int, columns: Int, to path: String) throws {
+    var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(columns)), }"
+    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+    bytes += [UInt8(header.utf8.count & 0xFF), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
+    values.withUnsafeBytes { bytes += $0 }
+    try FileSystem.writeFile(path, bytes)
+  }
+
+  @Test func aModelWhoseScoresOverflowStopsTheStageNamingTheSampleAndLeavesNothing() throws {
+    let work = try TemporaryDirectory()
+    let home = work.path + "/home"
+    let base = try writeCFPipeline(work.path)
+    #expect(
+      try Executables.run("tca", ["run", "-q", base, "--only", "prepare"], environment: ["TCA_HOME": home]).status == 0)
+    let prepare = home + "/runs/cf/prepare"
+    let items = try FileSystem.readText(prepare + "/items.jsonl").split(separator: "\n").count
+    func rows(_ split: String) throws -> Int {
+      let bytes = try FileSystem.readFile("\(prepare)/\(split).target.npy")
+      return (bytes.count - 10 - (Int(bytes[8]) | Int(bytes[9]) << 8)) / 4
+    }
+    // Positive vectors everywhere; item 5's scores overflow to +infinity for every user.
+    let dimension = 4
+    var itemVectors = (0..<(items * dimension)).map { Float(1 + $0 % 5) / 5 }
+    for k in 0..<dimension { itemVectors[4 * dimension + k] = .greatestFiniteMagnitude }
+    try writeFloatMatrix(itemVectors, rows: items, columns: dimension, to: work.path + "/items.npy")
+    for split in ["train", "valid", "test"] {
+      let count = try rows(split)
+      try writeFloatMatrix(
+        (0..<(count * dimension)).map { Float(1 + $0 % 3) }, rows: count, columns: dimension,
+        to: "\(work.path)/users-\(split).npy")
+    }
+    let pipeline = try writeCFPipeline(
+      work.path,
+      extra: """
+          tokenizer:
+            params: {mode: train, preset: gpt2, vocab_size: 400, min_frequency: 2}
+          trie:
+            params: {add_eos: true}
+          cf-overflow:
+            uses: cf
+            params: {model: external, item_vectors: \(work.path)/items.npy, user_vectors_train: \(work.path)/users-train.npy, user_vectors_valid: \(work.path)/users-valid.npy, user_vectors_test: \(work.path)/users-test.npy}
+          soft-labels-overflow:
+            uses: soft-labels
+            inputs: {cf: cf-overflow}
+            params: {shard_samples: 200}
+
+        """)
+    let run = try Executables.run(
+      "tca", ["run", "-q", pipeline, "--only", "soft-labels-overflow"], environment: ["TCA_HOME": home])
+    #expect(run.status == 1, "\(run.stderr)")
+    #expect(run.stderr.contains("scores for sample 0 of split 'train' contain NaN or infinity"), "\(run.stderr)")
+    #expect(!FileSystem.exists(home + "/runs/cf/soft-labels-overflow"))
+    #expect(try FileSystem.listFilesRecursively(home + "/tmp").isEmpty)
+  }
 }
