@@ -13,7 +13,7 @@ import PipelineCore
 /// workers never start a unit more than one shard ahead of the shard being written, so about two
 /// shards are in memory. A sample's bytes do not depend on the unit, worker or thread count.
 final class ShardPipeline: @unchecked Sendable {
-  /// One unit of work: samples `range` of the split of `plan[shard]`.
+  /// One unit of work: samples `range` of the split of `plan[shard]`, the shard's unit number `slot`.
   struct Unit {
     var shard: Int
     var slot: Int

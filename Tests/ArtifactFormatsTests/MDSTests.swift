@@ -319,20 +319,6 @@ struct MDSReferenceTests {
   static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("python/mds_reference_writer.py").path
 
-  /// Runs a command; returns its stdout.
-  static func run(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: arguments[0])
-    process.arguments = Array(arguments.dropFirst())
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(arguments)")
-    return String(decoding: data, as: UTF8.self)
-  }
-
   static func specValue(_ value: MDS.Shard.Value) -> JSONValue {
     switch value {
     case .uint32(let number): return .integer(Int64(number))
@@ -370,7 +356,7 @@ struct MDSReferenceTests {
     let spec =
       "{\"columns\": \(columns.canonicalText()), \"compression\": \"zstd:3\", \"hashes\": [\"sha256\"], \"size_limit\": \(1 << 30), \"samples\": \(Self.samplesText(samples))}"
     try directory.write("spec.json", spec)
-    _ = try Self.run([Self.python!, Self.script, "write", directory.file("spec.json"), directory.file("theirs")])
+    _ = try runCommand([Self.python!, Self.script, "write", directory.file("spec.json"), directory.file("theirs")])
 
     try FileSystem.createDirectory(directory.file("ours"))
     let raw = try buildShard(configuration, samples)
@@ -380,7 +366,7 @@ struct MDSReferenceTests {
 
     let theirs = try MDS.readIndex(directory.file("theirs/index.json"))
     #expect(theirs.count == 1)
-    _ = try Self.run([
+    _ = try runCommand([
       "/bin/sh", "-c", "zstd -q -d -c \"$0\" > \"$1\"", directory.file("theirs/shard.00000.mds.zstd"),
       directory.file("theirs.mds"),
     ])
@@ -399,7 +385,7 @@ struct MDSReferenceTests {
     // Our reader reads theirs; streaming reads ours, empty arrays included.
     let shard = try MDS.readShard(theirs[0], directory: directory.file("theirs"))
     #expect(try (0..<shard.count).map { try shard.sample($0) } == samples)
-    let read = try Self.run([Self.python!, Self.script, "read", directory.file("ours")])
+    let read = try runCommand([Self.python!, Self.script, "read", directory.file("ours")])
     #expect(try JSONParser.parse(read) == JSONParser.parse(Self.samplesText(samples)))
 
     let empties = MDSTests.samples(count: 20, seed: 8)
@@ -408,7 +394,7 @@ struct MDSReferenceTests {
       try buildShard(configuration, empties), samples: empties.count, index: 0, configuration: configuration,
       directory: directory.file("empty"))
     try MDS.writeIndex([emptyEntry], to: directory.file("empty/index.json"))
-    let emptyRead = try Self.run([Self.python!, Self.script, "read", directory.file("empty")])
+    let emptyRead = try runCommand([Self.python!, Self.script, "read", directory.file("empty")])
     #expect(try JSONParser.parse(emptyRead) == JSONParser.parse(Self.samplesText(empties)))
   }
 }

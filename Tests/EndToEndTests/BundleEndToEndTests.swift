@@ -37,16 +37,7 @@ func tarMemberOffset(_ archive: String, _ member: String) throws -> Int {
 
 @discardableResult
 func runPython(_ code: String, _ arguments: [String]) throws -> String {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["python3", "-c", code] + arguments
-  let out = Pipe()
-  process.standardOutput = out
-  try process.run()
-  let data = out.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  #expect(process.terminationStatus == 0, "python3 failed: \(code)")
-  return String(decoding: data, as: UTF8.self)
+  try runCommand(["/usr/bin/env", "python3", "-c", code] + arguments)
 }
 
 /// The store entry a `runs/<pipeline>/<stage>` link points at: its key.
