@@ -101,10 +101,10 @@ public struct SoftLabelComputer: Sendable {
   let childStarts: [UInt32]
   let chunkPieceOffsets: [Int32]
   let chunkLastSegment: [Int32]
-  /// Every item's path (`TitleTrie.path(ofItem:)`), item i's at
-  /// `itemPaths[itemPathOffsets[i]..<itemPathOffsets[i + 1]]`: walked once here, not per sample.
+  /// Every item's path (`TitleTrie.path(ofItem:)`), aligned with `trie.itemTokens` (a path has a
+  /// node per token, as the trie's invariants check), so item i's is at
+  /// `trie.itemTokenOffsets[i]..<trie.itemTokenOffsets[i + 1]`: walked once here, not per sample.
   let itemPaths: [UInt32]
-  let itemPathOffsets: [Int32]
 
   public init(trie: TitleTrie, k: Int?, beta: Double, type: ProbabilityType, excludeHistory: Bool) {
     self.trie = trie
@@ -156,16 +156,14 @@ public struct SoftLabelComputer: Sendable {
     chunkSegments = pieces
     chunkPieceOffsets = offsets
     chunkLastSegment = last
-    var paths: [UInt32] = []
-    var pathOffsets: [Int32] = [0, 0]
+    var paths = [UInt32](repeating: 0, count: trie.itemTokens.count)
     var path: [UInt32] = []
     for item in stride(from: 1, through: trie.itemCount, by: 1) {
       trie.path(ofItem: UInt32(item), into: &path)
-      paths += path
-      pathOffsets.append(Int32(paths.count))
+      let start = Int(trie.itemTokenOffsets[item])
+      paths.replaceSubrange(start..<(start + path.count), with: path)
     }
     itemPaths = paths
-    itemPathOffsets = pathOffsets
   }
 
   var scale: Float { Float(1 / beta) }
@@ -310,8 +308,8 @@ public struct SoftLabelComputer: Sendable {
     sample.segment = 0
     sample.chunkStart = 0
     sample.masses.update(repeating: 0, count: sample.segmentCount)
-    sample.pathStart = Int(itemPathOffsets[Int(target)])
-    sample.pathCount = Int(itemPathOffsets[Int(target) + 1]) - sample.pathStart
+    sample.pathStart = Int(trie.itemTokenOffsets[Int(target)])
+    sample.pathCount = Int(trie.itemTokenOffsets[Int(target) + 1]) - sample.pathStart
     if sample.pathCount > 0 {
       let first = itemPaths[sample.pathStart]
       sample.subtreeStart = Int(trie.itemStart[Int(first)])
