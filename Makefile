@@ -101,19 +101,27 @@ deps-system:
 
 deps-python: $(VENV)/.installed $(STREAMING_VENV)/.installed
 
+# PyTorch for the project's environment. `torch==V` also matches the CPU-only build (`V+cpu`, a quarter of the
+# size: no CUDA libraries), which pip prefers when one is at hand (its find-links); `torch===V` is exactly the
+# registry's CUDA build, which a machine with an NVIDIA GPU gets. Override with `make deps TORCH=...`.
+TORCH ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch===2.13.0,torch==2.13.0)
+# No wheel cache: it would double the disk space the environments take (the CUDA build alone is 4 GB).
+PIP_INSTALL := -m pip install -q --no-cache-dir
+
 # The virtual environment is rebuilt only when the requirements change.
 $(VENV)/.installed: Tests/python/requirements.txt trainer/pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q -r Tests/python/requirements.txt
-	$(PYTHON) -m pip install -q --no-deps --no-build-isolation -e trainer
+	$(PYTHON) $(PIP_INSTALL) --upgrade pip
+	$(PYTHON) $(PIP_INSTALL) -r Tests/python/requirements.txt "$(TORCH)"
+	$(PYTHON) $(PIP_INSTALL) --no-deps --no-build-isolation -e trainer
 	touch $@
 
 # mosaicml-streaming (the shard reader tests' oracle) in its own environment, so its dependencies never touch ours.
+# It imports torchvision, whose registry build needs PyTorch's CUDA build (requirements-streaming.txt pins it).
 $(STREAMING_VENV)/.installed: Tests/python/requirements-streaming.txt
 	test -x $(STREAMING_VENV)/bin/python || python3 -m venv $(STREAMING_VENV)
-	$(STREAMING_VENV)/bin/python -m pip install -q --upgrade pip
-	$(STREAMING_VENV)/bin/python -m pip install -q -r Tests/python/requirements-streaming.txt
+	$(STREAMING_VENV)/bin/python $(PIP_INSTALL) --upgrade pip
+	$(STREAMING_VENV)/bin/python $(PIP_INSTALL) -r Tests/python/requirements-streaming.txt
 	touch $@
 
 format:
