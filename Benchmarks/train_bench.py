@@ -14,9 +14,12 @@ three training steps (forward, loss, backward, AdamW step), each timed per micro
       matmul), then per sample and title position the trie lookup of the prefix (the official dict trie with
       its path cache: Benchmarks/softlabels_bench.py's restatement), `torch.tensor` of the node's (token, item)
       pairs, gather of the items' cf logits, softmax, scatter-sum by next token into a dense vocabulary row
-      (plus the allowed-token mask), and the loss from the dense soft labels (official formula, α 0.5). The
-      dense rows span the supervised positions only (the original's span the whole sequence: zeros_like of
-      the logits), which favours the official;
+      (plus the allowed-token mask), and the loss from the dense soft labels (official formula, α 0.5). As in
+      the original, the dense soft labels and the mask are allocated like its logits, over every column of the
+      batch (prompt included) and the whole vocabulary (`torch.zeros_like(logits)`), and shifted by one column
+      with `.contiguous()` before the supervised rows are picked. The model's forward is the same in all three
+      modes (logits at the supervised columns only), which favours the official: its forward computes the
+      output layer at every column;
   (c) one-hot: plain cross-entropy on the labels (torch.nn.functional.cross_entropy).
 
 The modes take turns on every micro-batch (rotating which goes first), for --repeat rounds; each micro-batch
@@ -113,12 +116,13 @@ class OfficialSoftLabels:
             user = self.model.log2feats(histories)[:, -1, :]
             items = self.model.item_emb(torch.arange(self.item_count + 1))
             cf_logits = torch.matmul(user, items.t())
-            rows, keep = len(samples), batch.keep
-            token_cf = torch.zeros((rows, keep, self.vocabulary))
-            allowed = torch.zeros((rows, keep, self.vocabulary), dtype=torch.bool)
+            # The original's input ends with EOS, one column more than our batch, whose last column predicts it.
+            rows, keep, width = len(samples), batch.keep, batch.input_ids.shape[1] + 1
+            token_cf = torch.zeros((rows, width, self.vocabulary))
+            allowed = torch.zeros((rows, width, self.vocabulary), dtype=torch.bool)
             for row, sample in enumerate(samples):
                 generated = torch.from_numpy(sample["labels"].astype("int64"))
-                offset = keep - len(generated)
+                offset = width - 1 - len(generated)
                 for t in range(len(generated)):
                     node, _ = self.trie.get_node_for_sequence(row, generated[:t])
                     if node.is_end_of_word or len(node.children) == 0:
@@ -129,7 +133,9 @@ class OfficialSoftLabels:
                     logits = cf_logits[row][item_ids]
                     token_cf[row, offset + t] = self.scatter_sum(logits.softmax(dim=-1), tokens, dim=-1,
                                                                  dim_size=self.vocabulary)
-        return token_cf[batch.rows, batch.columns], allowed[batch.rows, batch.columns]
+            shifted = token_cf[..., :-1, :].contiguous()
+            columns = batch.columns + (width - 1 - keep)
+        return shifted[batch.rows, columns], allowed[batch.rows, columns]
 
 
 def official_loss(logits, targets, token_cf, alpha: float):
@@ -268,11 +274,12 @@ def bench_dataset(dataset: str, args: argparse.Namespace, work: pathlib.Path) ->
     print(f"train_bench: {dataset} ({artifact.item_count:,} items, {artifact.node_count:,} trie nodes); tiny Llama ({description['layers']} layers, hidden {description['hidden']}, vocabulary "
           f"{description['vocab_size']}) + LoRA, CPU float32, {args.threads} threads; {args.steps} micro-batches of "
           f"{args.micro_batch} (mean {tokens:.0f} tokens, {positions:.1f} supervised positions), best of {args.repeat}")
-    print(f"  {'labels':<46} {'ms/step':>9} {'vs one-hot':>11}")
     names = {"streamed": "(a) soft labels streamed from shards",
              "official": "(b) official online (trie walk, gather, softmax, scatter)", "one-hot": "(c) one-hot"}
+    width = max(len(name) for name in names.values())
+    print(f"  {'labels':<{width}} {'ms/step':>9} {'vs one-hot':>11}")
     for mode in modes:
-        print(f"  {names[mode]:<46} {1000 * best[mode]:>9.1f} {best[mode] / best['one-hot']:>10.2f}x")
+        print(f"  {names[mode]:<{width}} {1000 * best[mode]:>9.1f} {best[mode] / best['one-hot']:>10.2f}x")
     print(f"  streamed costs {100 * (best['streamed'] / best['one-hot'] - 1):+.1f}% over one-hot; the official online "
           f"computation {best['official'] / best['streamed']:.1f}x the streamed step (its soft labels alone "
           f"{1000 * official_labels:.1f} ms/step)")
