@@ -11,7 +11,9 @@ extension PipelineReport {
         + ["k", "beta", "dtype", "exclude_history", "shard_samples", "zstd_level", "prompt_template"].compactMap {
           field in
           guard let value = configuration?[field], value != .null else { return nil }
-          return ReportPage.code("\(field)=\(value.stringValue ?? value.canonicalText())")
+          let text = value.stringValue ?? value.canonicalText()
+          // A prompt template runs to paragraphs: its start says which one it is.
+          return ReportPage.code("\(field)=\(text.count > 60 ? text.prefix(59) + "…" : text)")
         }.joined(separator: " ") + ReportPage.text(". Entry size \(ReportText.bytes(entry.bytes))."), class: "note")
     let splits = report["splits"]?.objectValue ?? [:]
     let order = Self.splits.filter { splits[$0] != nil } + splits.keys.filter { !Self.splits.contains($0) }.sorted()
