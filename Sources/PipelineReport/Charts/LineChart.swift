@@ -93,7 +93,7 @@ public struct LineChart: Sendable, Equatable {
         let x = c(position)
         svg +=
           "<g class=\"guide\"><line x1=\"\(x)\" x2=\"\(x)\" y1=\"\(c(frame.plotTop))\" y2=\"\(c(frame.plotBottom))\"/>"
-          + "<text x=\"\(c(rightHalf ? position - 4 : position + 4))\" y=\"\(c(frame.plotTop + 12))\" text-anchor=\"\(rightHalf ? "end" : "start")\">\(ReportText.escape(guide.label))</text></g>"
+          + "<text x=\"\(c(rightHalf ? position - 4 : position + 4))\" y=\"\(c(frame.plotTop - 4))\" text-anchor=\"\(rightHalf ? "end" : "start")\">\(ReportText.escape(guide.label))</text></g>"
       } else {
         let y = c(yScale.position(guide.value))
         svg +=
