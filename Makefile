@@ -14,9 +14,11 @@ PYTHON := $(VENV)/bin/python
 STREAMING_VENV := .venv-streaming
 STAGES := ingest prepare tokenizer trie cf soft-labels
 BENCH ?= tokenizer tokenizer_train sasrec ease softlabels ingest train
-APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev libisal-dev pkg-config zstd python3-venv curl
+# chromium-headless-shell: the browser the report test loads `tca report`'s page in (Tests/python/test_report.py).
+APT_PACKAGES := libsqlite3-dev libzstd-dev libopenblas-dev zlib1g-dev libisal-dev pkg-config zstd python3-venv curl \
+	chromium-headless-shell
 
-.PHONY: all build pipeline fetch-data $(STAGES) train status merge validate test test-swift test-python deps deps-system deps-python \
+.PHONY: all build pipeline fetch-data $(STAGES) train status report merge validate test test-swift test-python deps deps-system deps-python \
 	format lint check-imports bench ls gc clean help
 
 all: pipeline
@@ -28,6 +30,7 @@ help:
 	@echo "make bench [BENCH='sasrec ease'] side-by-side benchmarks against the peers (Benchmarks/README.md)"
 	@echo "make train [DATASET=demo] [MODEL=tiny|PATH] LoRA training with the soft labels + constrained evaluation (trainer/README.md)"
 	@echo "make status|validate DATASET=… show what is cached or stale and why | validate the outputs"
+	@echo "make report DATASET=…         HTML report of what the store holds (REPORT=FILE, default \$$TCA_HOME/reports/<DATASET>.html)"
 	@echo "make merge DATASET=…          combine soft-label partitions (tca run DATASET --partition i/n)"
 	@echo "make test                     build, unit + end-to-end tests, schema checks (needs make deps)"
 	@echo "make deps                     install system libraries (apt-get) and the Python virtual environment"
@@ -63,6 +66,13 @@ train: build $(VENV)/.installed
 
 status: build
 	$(TCA) status $(DATASET)
+
+# The HTML report (README "Report") of what the store holds for the pipeline; it runs nothing, so run
+# `make pipeline DATASET=…` first (stages not in the store are shown as not computed).
+REPORT ?= $(TCA_HOME)/reports/$(DATASET).html
+report: build
+	@mkdir -p $(dir $(REPORT))
+	$(TCA) report $(DATASET) -o $(REPORT)
 
 # Partitioned soft labels (a Slurm array or Kubernetes Indexed Job runs `tca run DATASET --partition i/n`
 # per task); `make merge` publishes the whole artifact once every partition is done.

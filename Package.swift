@@ -102,11 +102,15 @@ let package = Package(
         "ArtifactFormats", "PipelineCore",
       ], settings: vectorSettings),
 
+    // The HTML report of a pipeline (`tca report`): reads the store and the ledger, knows no stage module.
+    module("PipelineReport", ["PipelineGraph", "ArtifactFormats", "PipelineCore"]),
+
     module(
       "StageCommands",
       [
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        "PipelineGraph", "LogIngest", "Interactions", "BPETokenizer", "TitleTrie", "CollaborativeFiltering",
+        "PipelineGraph", "PipelineReport", "LogIngest", "Interactions", "BPETokenizer", "TitleTrie",
+        "CollaborativeFiltering",
         "SoftLabels", "ArtifactFormats",
         "PipelineCore",
       ], settings: kernelDefines),
@@ -128,6 +132,8 @@ let package = Package(
     .testTarget(
       name: "PipelineGraphTests",
       dependencies: ["TestSupport", "PipelineGraph", "ArtifactFormats", "PipelineCore", "StageCommands"]),
+    .testTarget(
+      name: "PipelineReportTests", dependencies: ["TestSupport", "PipelineReport", "PipelineGraph", "PipelineCore"]),
     .testTarget(name: "LogIngestTests", dependencies: ["TestSupport", "LogIngest", "ArtifactFormats", "PipelineCore"]),
     .testTarget(
       name: "InteractionsTests",

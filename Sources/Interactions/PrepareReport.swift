@@ -1,3 +1,4 @@
+import ArtifactFormats
 import LogIngest
 import PipelineCore
 
@@ -37,6 +38,9 @@ public struct PrepareReport: Equatable, Sendable {
   public var tieRule: String
   /// Per split with samples: the shortest, mean and longest history.
   public var historyLengths: [SplitName: HistoryLengths] = [:]
+  /// How many interactions each user and each item has in the final events (after every filter).
+  public var userDegrees = DegreeHistogram(bins: [])
+  public var itemDegrees = DegreeHistogram(bins: [])
 
   /// History length statistics of one split.
   public struct HistoryLengths: Equatable, Sendable {
@@ -93,6 +97,7 @@ public struct PrepareReport: Equatable, Sendable {
       "id_order": .string(idOrder),
       "tie_rule": .string(tieRule),
       "history_length": .object(lengths),
+      "degrees": ["users": userDegrees.json, "items": itemDegrees.json],
     ]
   }
 }

@@ -7,7 +7,8 @@ import PipelineCore
 /// artifact (`PreparedSamples` plus `report.json`).
 public enum PrepareStage: PipelineStage {
   public static let name = "prepare"
-  public static let version = 1
+  /// 2: `report.json` gained `degrees` (per-user and per-item interaction counts of the final events).
+  public static let version = 2
   public static let summary =
     "Filters the interaction log, numbers items and users, and cuts train/valid/test samples."
 
@@ -146,6 +147,11 @@ public enum PrepareStage: PipelineStage {
             + "; samples are ordered by (timestamp, user id, item id, position in the user's sequence) before the split"
       )
       let sequences = try UserSequences.build(from: log, options: options, threads: threads, report: &report)
+      report.userDegrees = DegreeHistogram(
+        degrees: (0..<sequences.userCount).lazy.map {
+          sequences.offsets[$0 + 1] - sequences.offsets[$0]
+        })
+      report.itemDegrees = DegreeHistogram(occurrencesOf: sequences.items, idCount: sequences.itemCount + 1)
       let splits: [SplitName: SampleSet]
       if options.sampleProtocol == .leaveOneOut {
         splits = LeaveOneOut.samples(sequences, options: options)
@@ -172,6 +178,8 @@ public enum PrepareStage: PipelineStage {
       report.steps = [
         input, PrepareReport.Step(name: "final", users: input.users, items: input.items, events: input.events),
       ]
+      report.userDegrees = DegreeHistogram(occurrencesOf: log.eventUser, idCount: log.users.count)
+      report.itemDegrees = DegreeHistogram(occurrencesOf: log.eventItem, idCount: log.items.count)
       samples = PreparedSamples(items: log.items, users: log.users, splits: splits)
     }
     Downsampling.apply(&samples.splits, options: options)
@@ -264,6 +272,15 @@ public enum PrepareStage: PipelineStage {
     let finalItems = final["items"]?.integerValue
     if finalItems != Int64(samples.items.count) {
       throw mismatch("the final item count", finalItems, samples.items.count, PreparedSamples.itemsFile)
+    }
+    let finalEvents = final["events"]?.integerValue
+    for kind in ["users", "items"] {
+      let total = DegreeHistogram(json: report["degrees"]?[kind]).map { Int64($0.interactions) }
+      if total != finalEvents {
+        throw PipelineError.invalidArtifact(
+          "'\(reportPath)': degrees.\(kind) accounts for \(total.map(String.init) ?? "no") interactions, but the final step has \(finalEvents.map(String.init) ?? "none"); rerun the prepare stage with --force"
+        )
+      }
     }
     if let limit = manifest.params["max_history"]?.integerValue {
       for split in SplitName.allCases {

@@ -165,11 +165,23 @@ public final class Ledger {
     public var stages: [(entry: String, outcome: String, seconds: Double, key: String)]
   }
 
+  /// The newest runs of any pipeline, newest first.
   public func runs(limit: Int) throws(PipelineError) -> [RunSummary] {
+    try runs(where: "", [], limit: limit)
+  }
+
+  /// The newest run of `pipeline`, if it ever ran in this store.
+  public func latestRun(pipeline: String) throws(PipelineError) -> RunSummary? {
+    try runs(where: "WHERE pipeline = ?", [.text(pipeline)], limit: 1).first
+  }
+
+  private func runs(where condition: String, _ arguments: [SQLiteValue], limit: Int) throws(PipelineError)
+    -> [RunSummary]
+  {
     try run("read runs") {
       let rows = try database.query(
-        "SELECT id, pipeline, command, started_at, finished_at, status FROM runs ORDER BY id DESC LIMIT ?",
-        [.integer(Int64(limit))])
+        "SELECT id, pipeline, command, started_at, finished_at, status FROM runs \(condition) ORDER BY id DESC LIMIT ?",
+        arguments + [.integer(Int64(limit))])
       return try rows.map { row in
         let id = row[0].integer ?? 0
         let stages = try database.query(
@@ -179,6 +191,58 @@ public final class Ledger {
           id: id, pipeline: row[1].text ?? "", command: row[2].text ?? "", startedAt: row[3].text ?? "",
           finishedAt: row[4].text, status: row[5].text ?? "", stages: stages)
       }
+    }
+  }
+
+  /// An entry's stage in one recorded run: what happened to it and how long it took.
+  public struct StageRecord: Sendable, Equatable {
+    public var runID: Int64
+    /// When the run started (UTC, ISO 8601).
+    public var runStartedAt: String
+    public var entry: String
+    public var stage: String
+    public var key: String
+    /// `computed`, `cached`, `pulled`, `lineage` (`PipelineRunner.Outcome`).
+    public var outcome: String
+    public var seconds: Double
+  }
+
+  /// The entry's stage in the newest run of `pipeline` that reached it.
+  public func latestStageRecord(pipeline: String, entry: String) throws(PipelineError) -> StageRecord? {
+    try run("read run stages") {
+      try database.query(
+        """
+        SELECT s.run_id, r.started_at, s.stage, s.key, s.outcome, s.seconds FROM run_stages s
+        JOIN runs r ON r.id = s.run_id WHERE r.pipeline = ? AND s.entry = ? ORDER BY s.run_id DESC LIMIT 1
+        """, [.text(pipeline), .text(entry)]
+      ).first.map { row in
+        StageRecord(
+          runID: row[0].integer ?? 0, runStartedAt: row[1].text ?? "", entry: entry, stage: row[2].text ?? "",
+          key: row[3].text ?? "", outcome: row[4].text ?? "", seconds: row[5].real ?? 0)
+      }
+    }
+  }
+
+  /// What the ledger knows of a store entry: when it was made here and what it cost.
+  public struct ArtifactRecord: Sendable, Equatable {
+    public var key: String
+    public var stage: String
+    /// When it was published (UTC, ISO 8601).
+    public var createdAt: String
+    /// Compute seconds (copy seconds for an entry pulled from a remote store).
+    public var seconds: Double
+    public var bytes: Int64
+  }
+
+  /// The ledger's record of the entry of `key`, if this store computed, pulled or merged it.
+  public func artifact(key: String) throws(PipelineError) -> ArtifactRecord? {
+    try run("read artifact") {
+      try database.query("SELECT stage, created_at, seconds, bytes FROM artifacts WHERE key = ?", [.text(key)])
+        .first.map { row in
+          ArtifactRecord(
+            key: key, stage: row[0].text ?? "", createdAt: row[1].text ?? "", seconds: row[2].real ?? 0,
+            bytes: row[3].integer ?? 0)
+        }
     }
   }
 

@@ -17,6 +17,8 @@ public struct PipelineGraph: Sendable {
 
   public var name: String
   public var file: String
+  /// The pipeline file's `description:`.
+  public var description: String?
   public var nodes: [Node]
 
   public func node(_ entry: String) -> Node? { nodes.first { $0.entry.name == entry } }
@@ -25,6 +27,7 @@ public struct PipelineGraph: Sendable {
   public init(definition: PipelineDefinition, registry: StageRegistry) throws(PipelineError) {
     name = definition.name
     file = definition.file
+    description = definition.description
     var resolved: [String: Node] = [:]
     let entryNames = Set(definition.entries.map(\.name))
     guard !definition.entries.isEmpty else { throw .usage("\(definition.file): the pipeline has no stages") }

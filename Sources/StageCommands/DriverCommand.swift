@@ -19,7 +19,7 @@ public struct DriverCommand: ParsableCommand {
     subcommands: [
       RunCommand.self, StatusCommand.self, ValidateCommand.self, GarbageCollectCommand.self, ListRunsCommand.self,
       StagesCommand.self, EncodeCommand.self, ScoreCommand.self, MergeCommand.self, FetchCommand.self,
-      ExportCommand.self, ImportCommand.self, ShowCommand.self,
+      ExportCommand.self, ImportCommand.self, ShowCommand.self, ReportCommand.self,
     ])
   public init() {}
 }

@@ -210,8 +210,11 @@ struct ValidateEndToEndTests {
     let (work, copy) = try freshArtifacts()
     _ = work
     let text = try FileSystem.readText(copy + "/manifest.json")
-    try FileSystem.writeText(
-      copy + "/manifest.json", text.replacingOccurrences(of: "\"stage_version\": 1", with: "\"stage_version\": \"1\""))
+    // Whatever the stage's version, written as a string.
+    let edited = text.replacingOccurrences(
+      of: #""stage_version": ([0-9]+)"#, with: #""stage_version": "$1""#, options: .regularExpression)
+    #expect(edited != text)
+    try FileSystem.writeText(copy + "/manifest.json", edited)
     #expect(try validateMessage(copy).contains("'stage_version' must be an integer"))
   }
 

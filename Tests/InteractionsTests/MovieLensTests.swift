@@ -1,3 +1,4 @@
+import ArtifactFormats
 import Interactions
 import LogIngest
 import PipelineCore
@@ -65,5 +66,47 @@ import Testing
     #expect(output.samples[.train].count == 100_000 - 2 * 943)
     #expect(output.report.historyLengths[.train]?.minimum == 0)
     #expect(output.report.historyLengths[.test]?.maximum == 50)
+  }
+
+  /// The degree histograms of `report.json` against an independent count: under leave-one-out with
+  /// `min_history` 1, a user's events are their first item (the one-item history of their earliest
+  /// sample) plus one target per sample, in whichever split.
+  @Test(.enabled(if: SharedData.shouldRun(ratings), "needs ../shared/data/movielens/ml-100k/u.data"))
+  func degreeHistogramsCountEveryFinalEventOnceByUserAndByItem() throws {
+    guard SharedData.available(Self.ratings) else { return }
+    let output = try PrepareStage.prepare(try readLog(), options: PrepareOptions())
+    let report = output.report
+    let finalEvents = report.steps.last!.events
+    #expect(finalEvents == 99_287)
+    #expect(report.userDegrees.interactions == finalEvents)
+    #expect(report.itemDegrees.interactions == finalEvents)
+    #expect(report.userDegrees.entities == output.samples.users.count)
+    #expect(report.itemDegrees.entities == output.samples.items.count)
+    // 5-core: nobody below 5; ascending degrees.
+    #expect(report.userDegrees.bins.first!.degree >= 5)
+    #expect(report.itemDegrees.bins.first!.degree >= 5)
+    #expect(zip(report.itemDegrees.bins, report.itemDegrees.bins.dropFirst()).allSatisfy { $0.degree < $1.degree })
+
+    var userEvents = [Int](repeating: 0, count: output.samples.users.count + 1)
+    var itemEvents = [Int](repeating: 0, count: output.samples.items.count + 1)
+    for split in SplitName.allCases {
+      let set = output.samples[split]
+      for index in 0..<set.count {
+        userEvents[Int(set.users[index])] += 1
+        itemEvents[Int(set.targets[index])] += 1
+        if split == .train && set.historyLength(index) == 1 {
+          userEvents[Int(set.users[index])] += 1
+          itemEvents[Int(set.history(index).first!)] += 1
+        }
+      }
+    }
+    #expect(report.userDegrees == DegreeHistogram(degrees: userEvents))
+    #expect(report.itemDegrees == DegreeHistogram(degrees: itemEvents))
+    let json = report.json["degrees"]
+    #expect(json?["users"]?.arrayValue?.count == report.userDegrees.bins.count)
+    #expect(
+      json?["items"]?.arrayValue?.first == [
+        JSONValue(report.itemDegrees.bins[0].degree), JSONValue(report.itemDegrees.bins[0].count),
+      ])
   }
 }
