@@ -42,6 +42,15 @@ public enum ReportText {
     share.isFinite ? formatFixed(share * 100, digits: digits) + "%" : "–"
   }
 
+  /// Ids as "231, 303", at most `shown` of them and then how many there are in all (`total`, when the
+  /// list itself is already a sample of a larger group): a group of items sharing a title can hold
+  /// dozens (Toys has one of 75), which would make a table row a column of numbers.
+  public static func idList(_ ids: [Int64], total: Int? = nil, shown: Int = 6) -> String {
+    let count = max(total ?? ids.count, ids.count)
+    let listed = ids.prefix(shown).map(String.init).joined(separator: ", ")
+    return count > min(shown, ids.count) ? listed + ", … (\(integer(count)) in all)" : listed
+  }
+
   /// "3.81 MB", "512 B" (powers of 1000, as `formatCount`).
   public static func bytes(_ count: Int64) -> String {
     let value = Double(count)

@@ -65,6 +65,15 @@ struct ReportEndToEndTests {
     #expect(page.contains("<code>tca run \(twoModels) --only cf-pop</code>"))
     #expect(page.contains("The pipeline&#39;s CF models compared"))
     #expect(page.contains("<span class=\"badge missing\">missing</span>"))
+
+    // Computed, the popularity model (closed form, one curve record without a loss) gets its card and
+    // metrics but no training-curve charts.
+    let pop = try Executables.run("tca", ["run", "-q", twoModels, "--only", "cf-pop"], environment: environment)
+    #expect(pop.status == 0, "\(pop.stderr)")
+    let computed = try report(twoModels, to: work.path + "/two-computed.html", environment: environment)
+    #expect(!computed.contains("Not computed."))
+    #expect(computed.components(separatedBy: "solved in closed form").count - 1 == 1)
+    #expect(computed.components(separatedBy: "<svg class=\"chart").count - 1 == 12)
   }
 
   @Test(.enabled(if: SharedData.shouldRun("movielens/ml-100k/u.data"), "needs ../shared/data/movielens/ml-100k"))

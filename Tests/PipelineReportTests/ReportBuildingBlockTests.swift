@@ -28,6 +28,17 @@ import Testing
   /// Item degrees 10, 5, 3, 1, 1 (20 interactions, 5 items): the top item (20%) holds 10/20, the
   /// top two 15/20, three 18/20; half the items hold 15/20 + half of the third item's 3/20 = 0.825;
   /// the area under the curve is 0.72, so the Gini coefficient is 0.44.
+  @Test func longIdListsAreCutWithTheirCount() {
+    #expect(ReportText.idList([231, 303]) == "231, 303")
+    #expect(ReportText.idList(Array(1...6)) == "1, 2, 3, 4, 5, 6")
+    #expect(ReportText.idList(Array(1...1_075)) == "1, 2, 3, 4, 5, 6, … (1,075 in all)")
+    #expect(ReportText.idList([]) == "")
+    // The trie report lists 10 of a group's items and gives its size.
+    #expect(ReportText.idList(Array(1...10), total: 75) == "1, 2, 3, 4, 5, 6, … (75 in all)")
+    #expect(ReportText.idList([231, 303], total: 3) == "231, 303, … (3 in all)")
+    #expect(ReportText.idList([231, 303], total: 2) == "231, 303")
+  }
+
   @Test func longTailOfAHandWorkedExample() {
     let histogram = DegreeHistogram(degrees: [10, 5, 3, 1, 1])
     #expect(histogram.bins.map(\.degree) == [1, 3, 5, 10])

@@ -172,7 +172,8 @@ extension PipelineReport {
     caption{text-align:left;font-weight:600;padding-bottom:4px;white-space:nowrap}
     th,td{padding:4px 12px 4px 0;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
     th{font-weight:600;color:var(--muted);font-size:13px}
-    .num{text-align:right;padding-left:12px}
+    .num{text-align:right;padding-left:12px;white-space:nowrap}
+    td:not(.num){overflow-wrap:anywhere}
     code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;background:#eef1f4;padding:1px 5px;border-radius:4px}
     .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;background:#eef1f4;color:#424a53}
     .badge.computed{background:#dcf3e3;color:#1a7f37}

@@ -54,8 +54,11 @@ extension PipelineReport {
   /// The training curve: loss per epoch, and the valid metrics per epoch, with the best epoch marked.
   func curveCharts(_ entry: ReportEntry, metrics: JSONValue?, page: inout ReportPage) {
     let curve = entry.records["curve.jsonl"] ?? []
-    guard !curve.isEmpty else {
-      page.paragraph(ReportPage.text("No training curve: this model is not trained by epochs."), class: "note")
+    // A closed-form model (EASE, popularity) writes one record without a loss: nothing to draw.
+    guard curve.count > 1 || curve.contains(where: { $0["loss"]?.numberValue != nil }) else {
+      page.paragraph(
+        ReportPage.text("No training curve: this model is solved in closed form, not trained by epochs."),
+        class: "note")
       return
     }
     let best = metrics?["best_epoch"]?.numberValue

@@ -60,7 +60,9 @@ extension PipelineReport {
           examples.map { example in
             [
               example["title"]?.stringValue ?? "",
-              (example["items"]?.arrayValue ?? []).compactMap(\.integerValue).map(String.init).joined(separator: ", "),
+              ReportText.idList(
+                (example["items"]?.arrayValue ?? []).compactMap(\.integerValue),
+                total: example["size"]?.integerValue.map(Int.init)),
             ]
           }, caption: "Examples of shared titles")
       }
