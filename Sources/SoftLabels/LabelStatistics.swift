@@ -24,21 +24,19 @@ struct LabelStatistics: Equatable, Sendable {
   var targetProbabilitySum: Double = 0
   /// Branching positions by the target token's probability, in `histogramBins` equal bins.
   var targetHistogram = [Int](repeating: 0, count: histogramBins)
-  /// Per position index (0 = first title token): positions, branching positions, Σ entropy.
+  /// Per position index (0 = first title token): positions, branching positions, Σ entropy, and
+  /// Σ over branching positions of the kept children's mass (where top-k loses mass: the root).
   var positionsByDepth: [Int] = []
   var branchingByDepth: [Int] = []
   var entropyByDepth: [Double] = []
+  var keptMassByDepth: [Double] = []
 
   mutating func add(
     depth: Int, branching: Bool, entropy: Double, kept: Double, keptCount: Int, target: Double, targetKept: Bool
   ) {
     positions += 1
     keptChildren += keptCount
-    while positionsByDepth.count <= depth {
-      positionsByDepth.append(0)
-      branchingByDepth.append(0)
-      entropyByDepth.append(0)
-    }
+    while positionsByDepth.count <= depth { appendDepth() }
     positionsByDepth[depth] += 1
     guard branching else { return }
     branchingPositions += 1
@@ -46,6 +44,7 @@ struct LabelStatistics: Equatable, Sendable {
     entropySum += entropy
     entropyByDepth[depth] += entropy
     keptMassSum += kept
+    keptMassByDepth[depth] += kept
     targetProbabilitySum += target
     if targetKept { self.targetKept += 1 }
     // A broken model's NaN probability (the stage then stops with an error) counts in bin 0 rather
@@ -66,15 +65,20 @@ struct LabelStatistics: Equatable, Sendable {
     targetProbabilitySum += other.targetProbabilitySum
     for bin in 0..<Self.histogramBins { targetHistogram[bin] += other.targetHistogram[bin] }
     for depth in 0..<other.positionsByDepth.count {
-      while positionsByDepth.count <= depth {
-        positionsByDepth.append(0)
-        branchingByDepth.append(0)
-        entropyByDepth.append(0)
-      }
+      while positionsByDepth.count <= depth { appendDepth() }
       positionsByDepth[depth] += other.positionsByDepth[depth]
       branchingByDepth[depth] += other.branchingByDepth[depth]
       entropyByDepth[depth] += other.entropyByDepth[depth]
+      keptMassByDepth[depth] += other.keptMassByDepth[depth]
     }
+  }
+
+  /// One more position index, with nothing counted at it yet.
+  private mutating func appendDepth() {
+    positionsByDepth.append(0)
+    branchingByDepth.append(0)
+    entropyByDepth.append(0)
+    keptMassByDepth.append(0)
   }
 
   /// The raw counts and sums (one `shard_stats.jsonl` line without its shard fields); doubles are
@@ -87,6 +91,7 @@ struct LabelStatistics: Equatable, Sendable {
       "target_probability_sum": .number(targetProbabilitySum), "target_histogram": JSONValue(targetHistogram),
       "positions_by_depth": JSONValue(positionsByDepth), "branching_by_depth": JSONValue(branchingByDepth),
       "entropy_by_depth": .array(entropyByDepth.map(JSONValue.number)),
+      "kept_mass_by_depth": .array(keptMassByDepth.map(JSONValue.number)),
     ]
   }
 
@@ -131,8 +136,9 @@ struct LabelStatistics: Equatable, Sendable {
     positionsByDepth = try integers("positions_by_depth")
     branchingByDepth = try integers("branching_by_depth")
     entropyByDepth = try numbers("entropy_by_depth").map { $0.numberValue! }
+    keptMassByDepth = try numbers("kept_mass_by_depth").map { $0.numberValue! }
     guard targetHistogram.count == Self.histogramBins, branchingByDepth.count == positionsByDepth.count,
-      entropyByDepth.count == positionsByDepth.count
+      entropyByDepth.count == positionsByDepth.count, keptMassByDepth.count == positionsByDepth.count
     else {
       throw .invalidArtifact("'\(file)': the per-depth and histogram arrays have the wrong lengths; recompute")
     }
@@ -163,6 +169,7 @@ struct LabelStatistics: Equatable, Sendable {
             "depth": JSONValue(depth), "positions": JSONValue(positionsByDepth[depth]),
             "branching": JSONValue(branchingByDepth[depth]),
             "mean_entropy": ratio(entropyByDepth[depth], positionsByDepth[depth]),
+            "mean_topk_coverage": ratio(keptMassByDepth[depth], branchingByDepth[depth]),
           ]
         }),
     ]

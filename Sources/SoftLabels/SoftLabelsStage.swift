@@ -21,7 +21,9 @@ import TitleTrie
 /// files of one run.
 public enum SoftLabelsStage: PipelineStage {
   public static let name = "soft-labels"
-  public static let version = 4
+  /// 5: the statistics gained the kept mass per depth (`kept_mass_by_depth`, and `by_depth`'s
+  /// `mean_topk_coverage` in report.json); the shards' bytes are those of version 4.
+  public static let version = 5
   public static let summary =
     "Computes exact token-level CF soft labels along each target's trie path and writes MDS shards (zstd)."
 

@@ -98,31 +98,50 @@ extension PipelineReport {
       caption: "Target-token probability at branching positions",
       note: "How much of the soft label's mass the true next token gets, over the positions with a choice.")
     // Closes the grid (the shard table goes under it, full width).
-    coverageChart(entry, split: split, k: k, page: &page)
+    coverageChart(entry, split: split, k: k, depths: depths, page: &page)
   }
 
-  /// The top-k coverage per shard from `shard_stats.jsonl` (kept mass over branching positions),
-  /// with soft entries per position. The stage records coverage per split and per shard, not per
-  /// depth.
-  func coverageChart(_ entry: ReportEntry, split: String, k: JSONValue?, page: inout ReportPage) {
+  /// The top-k coverage (kept mass over branching positions) by depth from `by_depth` (soft-labels
+  /// version 5 on), else per shard from `shard_stats.jsonl`; and the shard table.
+  func coverageChart(
+    _ entry: ReportEntry, split: String, k: JSONValue?, depths: [JSONValue], page: inout ReportPage
+  ) {
     let shards = (entry.records["shard_stats.jsonl"] ?? []).filter { $0["split"]?.stringValue == split }
-    guard !shards.isEmpty else { return page.closeGrid() }
     func value(_ record: JSONValue, _ field: String) -> Double { record[field]?.numberValue ?? 0 }
     let coverage = shards.map {
       value($0, "branching_positions") > 0 ? value($0, "kept_mass_sum") / value($0, "branching_positions") : 0
     }
+    let kept =
+      "Share of the probability mass the kept top \(k.map { $0.stringValue ?? $0.canonicalText() } ?? "k") children carry, averaged over branching positions"
+    let byDepth = depths.compactMap { depth -> ChartSeries.Point? in
+      guard let index = depth["depth"]?.numberValue, let share = depth["mean_topk_coverage"]?.numberValue else {
+        return nil
+      }
+      return ChartSeries.Point(
+        x: index, y: share, label: "depth \(Int(index)): the top k keep \(ReportText.percent(share, digits: 2))")
+    }
+    if !byDepth.isEmpty {
+      page.chart(
+        LineChart(
+          title: "\(split): top-k coverage by depth", xAxis: ChartAxis("position in the title (trie depth)"),
+          yAxis: ChartAxis("mean kept mass where branching", domain: 0...1),
+          series: [ChartSeries(name: "top-k coverage", points: byDepth)]),
+        caption: "Top-k coverage by position",
+        note: kept + " at that depth (depths without a branching position have no point).")
+    } else if !shards.isEmpty {
+      page.chart(
+        BarChart(
+          title: "\(split): top-k coverage per shard",
+          categories: shards.map { String($0["shard"]?.integerValue ?? 0) },
+          xTitle: "shard", yAxis: ChartAxis("mean kept mass where branching", domain: 0...1),
+          series: [.init(name: "top-k coverage", values: coverage)]),
+        caption: "Top-k coverage per shard",
+        note: kept + ". (Soft labels written before stage version 5 record no coverage per depth.)")
+    }
+    page.closeGrid()
+    guard !shards.isEmpty else { return }
     let entries = shards.map { value($0, "positions") > 0 ? value($0, "kept_children") / value($0, "positions") : 0 }
     let names = shards.map { "shard \($0["shard"]?.integerValue ?? 0)" }
-    page.chart(
-      BarChart(
-        title: "\(split): top-k coverage per shard", categories: shards.map { String($0["shard"]?.integerValue ?? 0) },
-        xTitle: "shard", yAxis: ChartAxis("mean kept mass where branching", domain: 0...1),
-        series: [.init(name: "top-k coverage", values: coverage)]),
-      caption: "Top-k coverage per shard",
-      note:
-        "Share of the probability mass the kept top \(k.map { $0.stringValue ?? $0.canonicalText() } ?? "k") children carry, averaged over branching positions. The soft-labels stage records coverage per split and per shard only, not per depth."
-    )
-    page.closeGrid()
     page.table(
       ["shard", "samples", "positions", "branching", "soft entries / position", "coverage", "mean target probability"],
       shards.indices.map { index in
@@ -133,8 +152,8 @@ extension PipelineReport {
           ReportText.integer(Int64(value(shard, "branching_positions"))), ReportText.decimal(entries[index], digits: 2),
           ReportText.percent(coverage[index], digits: 2),
           ReportText.decimal(
-            value(shard, "target_kept") > 0
-              ? value(shard, "target_probability_sum") / value(shard, "target_kept") : .nan,
+            value(shard, "branching_positions") > 0
+              ? value(shard, "target_probability_sum") / value(shard, "branching_positions") : .nan,
             digits: 3),
         ]
       }, numeric: [1, 2, 3, 4, 5, 6], caption: "Shards of split \(split)")
