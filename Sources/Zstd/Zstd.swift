@@ -23,12 +23,13 @@ public enum Zstd {
   /// (the C function is `ZSTD_compress`).
   public static func compress(_ input: UnsafeRawBufferPointer, level: Int32) throws(ZstdError) -> [UInt8] {
     let bound = ZSTD_compressBound(input.count)
-    var output = [UInt8](repeating: 0, count: bound)
-    let code = output.withUnsafeMutableBytes { buffer in
-      ZSTD_compress(buffer.baseAddress, bound, input.baseAddress, input.count, level)
+    var code = 0
+    // Uninitialised: zeroing the bound first cost as much as a tenth of the compression.
+    let output = [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+      code = ZSTD_compress(buffer.baseAddress, bound, input.baseAddress, input.count, level)
+      count = ZSTD_isError(code) != 0 ? 0 : code
     }
-    let written = try checked(code, "compress")
-    output.removeSubrange(written...)
+    _ = try checked(code, "compress")
     return output
   }
 
@@ -65,12 +66,12 @@ public enum Zstd {
     }
     try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, Int32(jobBytes)), "setParameter(jobSize)")
     let bound = ZSTD_compressBound(input.count)
-    var output = [UInt8](repeating: 0, count: bound)
-    let code = output.withUnsafeMutableBytes { buffer in
-      ZSTD_compress2(context, buffer.baseAddress, bound, input.baseAddress, input.count)
+    var code = 0
+    let output = [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+      code = ZSTD_compress2(context, buffer.baseAddress, bound, input.baseAddress, input.count)
+      count = ZSTD_isError(code) != 0 ? 0 : code
     }
-    let written = try checked(code, "compress2")
-    output.removeSubrange(written...)
+    _ = try checked(code, "compress2")
     return output
   }
 
@@ -80,11 +81,12 @@ public enum Zstd {
     guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN else {
       throw ZstdError(operation: "decompress", message: "frame has no content size")
     }
-    var output = [UInt8](repeating: 0, count: Int(size))
-    let code = output.withUnsafeMutableBytes { out in
-      input.withUnsafeBytes { source in
-        ZSTD_decompress(out.baseAddress, out.count, source.baseAddress, source.count)
+    var code = 0
+    let output = [UInt8](unsafeUninitializedCapacity: Int(size)) { out, count in
+      code = input.withUnsafeBytes { source in
+        ZSTD_decompress(out.baseAddress, Int(size), source.baseAddress, source.count)
       }
+      count = ZSTD_isError(code) == 0 && code == Int(size) ? code : 0
     }
     let written = try checked(code, "decompress")
     guard written == Int(size) else {
