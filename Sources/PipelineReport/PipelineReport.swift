@@ -51,7 +51,7 @@ public struct PipelineReport: Sendable {
       let name = node.entry.name
       guard let status = statuses[name] else { continue }
       var entry = ReportEntry(
-        name: name, stage: node.stage.name, key: status.key, inputs: node.inputs, parameters: node.parameters.values,
+        name: name, stage: node.stage.name, key: status.key, inputs: node.inputs,
         isStored: status.isCached)
       entry.missingReasons = status.reasons
       entry.lastRun = try ledger.latestStageRecord(pipeline: pipeline, entry: name)

@@ -11,8 +11,6 @@ public struct ReportEntry: Sendable {
   public var key: String
   /// The entries it reads, by input name.
   public var inputs: [String: String]
-  /// Its resolved parameters.
-  public var parameters: [String: JSONValue]
   /// Whether the store has the entry of `key`.
   public var isStored: Bool
   /// Why it is not in the store (`tca status`'s reasons); empty when stored.
@@ -36,14 +34,12 @@ public struct ReportEntry: Sendable {
 
   /// An entry with nothing read yet (`PipelineReport.gather` fills the rest).
   public init(
-    name: String, stage: String, key: String, inputs: [String: String], parameters: [String: JSONValue],
-    isStored: Bool
+    name: String, stage: String, key: String, inputs: [String: String], isStored: Bool
   ) {
     self.name = name
     self.stage = stage
     self.key = key
     self.inputs = inputs
-    self.parameters = parameters
     self.isStored = isStored
   }
 

@@ -141,7 +141,7 @@ import Testing
   /// nothing external, and the same bytes twice.
   @Test func pageEscapesUserTextAndExplainsMissingEntries() {
     var prepare = ReportEntry(
-      name: "prepare", stage: "prepare", key: String(repeating: "ab", count: 32), inputs: [:], parameters: [:],
+      name: "prepare", stage: "prepare", key: String(repeating: "ab", count: 32), inputs: [:],
       isStored: true)
     prepare.documents["report.json"] = [
       "protocol": "leave-one-out",
@@ -154,13 +154,13 @@ import Testing
     prepare.historyLengths["train"] = [0, 2, 1]
     var trie = ReportEntry(
       name: "trie", stage: "trie", key: String(repeating: "cd", count: 32), inputs: ["samples": "prepare"],
-      parameters: [:], isStored: true)
+      isStored: true)
     trie.documents["report.json"] = [
       "nodes": 5,
       "duplicate_titles": ["groups": 1, "examples": [["title": "<script>alert(1)</script> & co", "items": [1, 2]]]],
     ]
     var cf = ReportEntry(
-      name: "cf", stage: "cf", key: String(repeating: "ef", count: 32), inputs: ["samples": "prepare"], parameters: [:],
+      name: "cf", stage: "cf", key: String(repeating: "ef", count: 32), inputs: ["samples": "prepare"],
       isStored: false)
     cf.missingReasons = ["never run in this store"]
     let report = PipelineReport(

@@ -9,6 +9,7 @@ TCA_REQUIRE_SHARED_DATA=1 or CI=true, where it fails.
 """
 import base64
 import collections
+import fcntl
 import json
 import os
 import pathlib
@@ -46,9 +47,7 @@ class DevTools:
         commands_read, self.commands = os.pipe()
         self.replies, replies_write = os.pipe()
         # The browser reads commands from fd 3 and writes replies to fd 4; move our ends above them first.
-        high = [os.dup(fd) for fd in (commands_read, replies_write)]
-        while min(high) < 10:
-            high = [os.dup(fd) for fd in high]
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (commands_read, replies_write)]
 
         def attach():
             os.dup2(high[0], 3)
