@@ -498,6 +498,91 @@ public enum MDS {
     _ raw: [UInt8], samples: Int, index: Int, configuration: ShardConfiguration, directory: String,
     prefix: String? = nil, compressionThreads: Int? = nil
   ) throws(PipelineError) -> ShardEntry {
+    try checkShard(raw, samples: samples, index: index, configuration: configuration)
+    if let threads = compressionThreads {
+      let compressor = try ShardCompressor(level: configuration.compressionLevel, threads: threads)
+      return try compressor.write(
+        raw, samples: samples, index: index, configuration: configuration, directory: directory, prefix: prefix)
+    }
+    let compressed: [UInt8]
+    do {
+      compressed = try Zstd.compress(raw, level: configuration.compressionLevel)
+    } catch {
+      throw PipelineError(.stageFailed, "cannot compress MDS shard \(index)", cause: error)
+    }
+    var result: Result<ShardEntry, PipelineError>!
+    compressed.withUnsafeBytes { buffer in
+      do throws(PipelineError) {
+        result = .success(
+          try place(
+            raw: raw, compressed: buffer, samples: samples, index: index, configuration: configuration,
+            directory: directory, prefix: prefix))
+      } catch {
+        result = .failure(error)
+      }
+    }
+    return try result.get()
+  }
+
+  /// Writes many shards in zstd's multi-threaded mode (`writeShard`'s `compressionThreads`) with one
+  /// compression context, whose threads and buffers are reused from shard to shard. Used by one
+  /// thread at a time.
+  public final class ShardCompressor {
+    let compressor: ZstdCompressor
+
+    public init(level: Int32, threads: Int) throws(PipelineError) {
+      do {
+        compressor = try ZstdCompressor(level: level, threads: threads, jobBytes: compressionJobBytes)
+      } catch {
+        throw PipelineError(.stageFailed, "cannot set up zstd compression", cause: error)
+      }
+    }
+
+    /// What `writeShard(_:samples:index:configuration:directory:prefix:compressionThreads:)` does,
+    /// with this context (the same bytes).
+    public func write(
+      _ raw: [UInt8], samples: Int, index: Int, configuration: ShardConfiguration, directory: String,
+      prefix: String? = nil
+    ) throws(PipelineError) -> ShardEntry {
+      try checkShard(raw, samples: samples, index: index, configuration: configuration)
+      var compressed: Result<UnsafeRawBufferPointer, ZstdError>!
+      raw.withUnsafeBytes { buffer in
+        do throws(ZstdError) { compressed = .success(try compressor.compress(buffer)) } catch {
+          compressed = .failure(error)
+        }
+      }
+      let bytes: UnsafeRawBufferPointer
+      do { bytes = try compressed.get() } catch {
+        throw PipelineError(.stageFailed, "cannot compress MDS shard \(index)", cause: error)
+      }
+      return try place(
+        raw: raw, compressed: bytes, samples: samples, index: index, configuration: configuration,
+        directory: directory, prefix: prefix)
+    }
+  }
+
+  /// Hashes a shard's raw and compressed bytes, writes the compressed file and returns its entry.
+  private static func place(
+    raw: [UInt8], compressed: UnsafeRawBufferPointer, samples: Int, index: Int, configuration: ShardConfiguration,
+    directory: String, prefix: String?
+  ) throws(PipelineError) -> ShardEntry {
+    var number = String(index)
+    if number.count < 5 { number = String(repeating: "0", count: 5 - number.count) + number }
+    let rawName = "shard.\(number).mds"
+    var entry = ShardEntry(
+      configuration: configuration, rawBasename: rawName, rawBytes: raw.count,
+      rawHashes: ["sha256": ContentHash.sha256(raw)], zipBasename: rawName + ".zstd", zipBytes: compressed.count,
+      zipHashes: ["sha256": ContentHash.sha256(bytes: compressed)], samples: samples)
+    if let prefix { entry = entry.prefixed(prefix) }
+    let path = FileSystem.join(directory, entry.zipBasename)
+    try FileSystem.createDirectory(FileSystem.parentPath(path))
+    try FileSystem.writeFile(path, bytes: compressed)
+    return entry
+  }
+
+  private static func checkShard(
+    _ raw: [UInt8], samples: Int, index: Int, configuration: ShardConfiguration
+  ) throws(PipelineError) {
     precondition(index >= 0, "MDS shard number \(index) is negative")
     guard raw.count >= 4, readUInt32(raw, at: 0) == samples else {
       throw PipelineError(
@@ -506,31 +591,6 @@ public enum MDS {
     if let unsupported = configuration.hashes.first(where: { $0 != "sha256" }) {
       throw .usage("MDS hash algorithm '\(unsupported)' is not supported (only sha256 is); use hashes [\"sha256\"]")
     }
-    let compressed: [UInt8]
-    do {
-      if let threads = compressionThreads {
-        compressed = try raw.withUnsafeBytes { buffer throws(ZstdError) in
-          try Zstd.compress(
-            buffer, level: configuration.compressionLevel, threads: threads, jobBytes: compressionJobBytes)
-        }
-      } else {
-        compressed = try Zstd.compress(raw, level: configuration.compressionLevel)
-      }
-    } catch {
-      throw PipelineError(.stageFailed, "cannot compress MDS shard \(index)", cause: error)
-    }
-    var number = String(index)
-    if number.count < 5 { number = String(repeating: "0", count: 5 - number.count) + number }
-    let rawName = "shard.\(number).mds"
-    var entry = ShardEntry(
-      configuration: configuration, rawBasename: rawName, rawBytes: raw.count,
-      rawHashes: ["sha256": ContentHash.sha256(raw)], zipBasename: rawName + ".zstd", zipBytes: compressed.count,
-      zipHashes: ["sha256": ContentHash.sha256(compressed)], samples: samples)
-    if let prefix { entry = entry.prefixed(prefix) }
-    let path = FileSystem.join(directory, entry.zipBasename)
-    try FileSystem.createDirectory(FileSystem.parentPath(path))
-    try FileSystem.writeFile(path, compressed)
-    return entry
   }
 
   /// `index.json` for these entries, as streaming writes it: Python's `json.dump({"shards": ...,

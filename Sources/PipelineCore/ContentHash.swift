@@ -12,6 +12,10 @@ public enum ContentHash {
     hex(SHA256.hash(data: bytes))
   }
 
+  public static func sha256(bytes: UnsafeRawBufferPointer) -> String {
+    hex(SHA256.hash(data: bytes))
+  }
+
   public static func sha256(_ text: String) -> String {
     sha256(Array(text.utf8))
   }

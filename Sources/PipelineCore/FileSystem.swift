@@ -108,15 +108,20 @@ public enum FileSystem {
   /// Writes a whole file and fsyncs it. The caller makes it visible atomically by renaming its
   /// directory (store entries) or by `writeFileAtomically`.
   public static func writeFile(_ path: String, _ bytes: some Collection<UInt8>) throws(PipelineError) {
-    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw .system("create", path: path, errno: errno) }
-    defer { close(descriptor) }
     let array = Array(bytes)
     let failure = array.withUnsafeBytes { buffer -> PipelineError? in
-      do throws(PipelineError) { try writeAll(descriptor, buffer, path: path) } catch { return error }
+      do throws(PipelineError) { try writeFile(path, bytes: buffer) } catch { return error }
       return nil
     }
     if let failure { throw failure }
+  }
+
+  /// The same from memory the caller owns (no copy).
+  public static func writeFile(_ path: String, bytes: UnsafeRawBufferPointer) throws(PipelineError) {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw .system("create", path: path, errno: errno) }
+    defer { close(descriptor) }
+    try writeAll(descriptor, bytes, path: path)
     guard fsync(descriptor) == 0 else { throw .system("fsync", path: path, errno: errno) }
   }
 

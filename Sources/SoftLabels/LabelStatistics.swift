@@ -53,6 +53,17 @@ struct LabelStatistics: Equatable, Sendable {
     targetHistogram[scaled.isNaN ? 0 : Int(min(Double(Self.histogramBins - 1), max(0, scaled)))] += 1
   }
 
+  /// `add` for a position whose node has one child (probability 1, kept): the same counts.
+  @inline(__always)
+  mutating func addSingleChild(depth: Int) {
+    positions &+= 1
+    keptChildren &+= 1
+    if positionsByDepth.count <= depth {
+      while positionsByDepth.count <= depth { appendDepth() }
+    }
+    positionsByDepth.withUnsafeMutableBufferPointer { $0[depth] &+= 1 }
+  }
+
   /// Adds `other`'s counts and sums to these (used in shard order).
   mutating func merge(_ other: LabelStatistics) {
     samples += other.samples

@@ -105,6 +105,10 @@ public struct SoftLabelComputer: Sendable {
   /// node per token, as the trie's invariants check), so item i's is at
   /// `trie.itemTokenOffsets[i]..<trie.itemTokenOffsets[i + 1]`: walked once here, not per sample.
   let itemPaths: [UInt32]
+  /// Aligned with `itemPaths`: the children of the node before each path position (the root before
+  /// the first), as (index of its first child in `trie.children`, child count), so a sample reads
+  /// its positions' nodes sequentially instead of at their scattered node ids.
+  let pathChildren: [SIMD2<UInt32>]
 
   public init(trie: TitleTrie, k: Int?, beta: Double, type: ProbabilityType, excludeHistory: Bool) {
     self.trie = trie
@@ -164,6 +168,16 @@ public struct SoftLabelComputer: Sendable {
       paths.replaceSubrange(start..<(start + path.count), with: path)
     }
     itemPaths = paths
+    var children = [SIMD2<UInt32>](repeating: .zero, count: paths.count)
+    for item in stride(from: 1, through: trie.itemCount, by: 1) {
+      var node = TitleTrie.root
+      for position in Int(trie.itemTokenOffsets[item])..<Int(trie.itemTokenOffsets[item + 1]) {
+        let first = trie.childOffsets[Int(node)]
+        children[position] = SIMD2(UInt32(first), UInt32(trie.childOffsets[Int(node) + 1] - first))
+        node = paths[position]
+      }
+    }
+    pathChildren = children
   }
 
   var scale: Float { Float(1 / beta) }
@@ -427,13 +441,14 @@ public struct SoftLabelComputer: Sendable {
     for position in 0..<positions {
       result.nodes.append(node)
       let next = itemPaths[sample.pathStart &+ position]
-      let firstChild = Int(trie.childOffsets[Int(node)])
-      let childCount = Int(trie.childOffsets[Int(node) + 1]) - firstChild
+      let children = pathChildren[sample.pathStart &+ position]
+      let firstChild = Int(children.x)
+      let childCount = Int(children.y)
       if childCount == 1 {
-        result.softIDs.append(trie.token[Int(next)])
+        // The only child is the target's own token.
+        result.softIDs.append(result.labels[position])
         result.softProbabilities.append(1)
-        statistics.add(
-          depth: position, branching: false, entropy: 0, kept: 1, keptCount: 1, target: 1, targetKept: true)
+        statistics.addSingleChild(depth: position)
       } else {
         if node == TitleTrie.root {
           // The root's masses are the streamed segment masses (segment 0: items ending at the root).

@@ -124,12 +124,13 @@ public enum SoftLabelsStage: PipelineStage {
       let pipeline = ShardPipeline(
         shards: shards, sources: sources, samples: { samples[$0] }, computer: computer, prompt: prompt,
         configuration: configuration)
+      // Multi-threaded zstd: the last shard's compression is not left to one core, and the bytes
+      // do not depend on the thread count. One context for every shard.
+      let compressor = try MDS.ShardCompressor(level: configuration.compressionLevel, threads: threads)
       return try pipeline.run(threads: threads, timings: &timings) { shard, raw in
-        // Multi-threaded zstd: the last shard's compression is not left to one core, and the
-        // bytes do not depend on the thread count.
-        let entry = try MDS.writeShard(
+        let entry = try compressor.write(
           raw, samples: shard.range.count, index: shard.index, configuration: configuration,
-          directory: FileSystem.join(context.outputDirectory, shard.split.rawValue), compressionThreads: threads)
+          directory: FileSystem.join(context.outputDirectory, shard.split.rawValue))
         progress.advance(by: Int64(shard.range.count))
         return entry
       }

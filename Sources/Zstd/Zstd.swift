@@ -51,28 +51,8 @@ public enum Zstd {
   public static func compress(
     _ input: UnsafeRawBufferPointer, level: Int32, threads: Int, jobBytes: Int
   ) throws(ZstdError) -> [UInt8] {
-    precondition(threads >= 1, "Zstd.compress(threads:) needs at least one thread")
-    guard let context = ZSTD_createCCtx() else {
-      throw ZstdError(operation: "createCCtx", message: "out of memory")
-    }
-    defer { ZSTD_freeCCtx(context) }
-    try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level), "setParameter(compressionLevel)")
-    do throws(ZstdError) {
-      try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, Int32(threads)), "setParameter(nbWorkers)")
-    } catch {
-      throw ZstdError(
-        operation: error.operation,
-        message: "\(error.message): this libzstd was built without multi-threading; install the distribution's libzstd")
-    }
-    try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, Int32(jobBytes)), "setParameter(jobSize)")
-    let bound = ZSTD_compressBound(input.count)
-    var code = 0
-    let output = [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
-      code = ZSTD_compress2(context, buffer.baseAddress, bound, input.baseAddress, input.count)
-      count = ZSTD_isError(code) != 0 ? 0 : code
-    }
-    _ = try checked(code, "compress2")
-    return output
+    let compressor = try ZstdCompressor(level: level, threads: threads, jobBytes: jobBytes)
+    return Array(try compressor.compress(input))
   }
 
   /// Decompresses a single frame whose header records its content size.
@@ -97,6 +77,53 @@ public enum Zstd {
 
   /// The recommended input chunk size for streaming decompression.
   public static var recommendedInputSize: Int { ZSTD_DStreamInSize() }
+}
+
+/// One multi-threaded compression context, kept for many buffers: its parameters are set once,
+/// and its worker threads and buffers (and the output buffer) are reused instead of being created
+/// and faulted in again for each shard. Every buffer becomes one frame with its content size in
+/// the header, the same bytes as `Zstd.compress(_:level:threads:jobBytes:)` gives it (and the
+/// same for every thread count ≥ 1). Used by one thread at a time.
+public final class ZstdCompressor {
+  private let context: OpaquePointer
+  private var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+
+  /// The C functions are `ZSTD_CCtx_setParameter` with `ZSTD_c_compressionLevel`,
+  /// `ZSTD_c_nbWorkers` and `ZSTD_c_jobSize`.
+  public init(level: Int32, threads: Int, jobBytes: Int) throws(ZstdError) {
+    precondition(threads >= 1, "ZstdCompressor needs at least one thread")
+    guard let context = ZSTD_createCCtx() else {
+      throw ZstdError(operation: "createCCtx", message: "out of memory")
+    }
+    self.context = context
+    try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level), "setParameter(compressionLevel)")
+    do throws(ZstdError) {
+      try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, Int32(threads)), "setParameter(nbWorkers)")
+    } catch {
+      throw ZstdError(
+        operation: error.operation,
+        message: "\(error.message): this libzstd was built without multi-threading; install the distribution's libzstd")
+    }
+    try checked(ZSTD_CCtx_setParameter(context, ZSTD_c_jobSize, Int32(jobBytes)), "setParameter(jobSize)")
+  }
+
+  deinit {
+    ZSTD_freeCCtx(context)
+    output.deallocate()
+  }
+
+  /// Compresses `input` into one frame (`ZSTD_compress2`); the bytes returned stay valid until the
+  /// next call.
+  public func compress(_ input: UnsafeRawBufferPointer) throws(ZstdError) -> UnsafeRawBufferPointer {
+    let bound = ZSTD_compressBound(input.count)
+    if output.count < bound {
+      output.deallocate()
+      output = .allocate(byteCount: bound, alignment: 64)
+    }
+    let code = ZSTD_compress2(context, output.baseAddress, bound, input.baseAddress, input.count)
+    let size = try checked(code, "compress2")
+    return UnsafeRawBufferPointer(rebasing: output[0..<size])
+  }
 }
 
 /// Streaming decompression of concatenated zstd frames (the C type is `ZSTD_DCtx`).

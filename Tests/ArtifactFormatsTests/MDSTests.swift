@@ -125,6 +125,26 @@ struct MDSTests {
     #expect(range.contains("sample 40 is out of range"), "\(range)")
   }
 
+  @Test func oneShardCompressorWritesWhatWriteShardWritesForEachShard() throws {
+    let kept = try TemporaryDirectory()
+    let fresh = try TemporaryDirectory()
+    let compressor = try MDS.ShardCompressor(level: Self.configuration.compressionLevel, threads: 2)
+    for (index, count) in [40, 3, 25].enumerated() {
+      let samples = Self.samples(count: count, seed: UInt64(20 + index))
+      let raw = try buildShard(Self.configuration, samples)
+      let entry = try compressor.write(
+        raw, samples: count, index: index, configuration: Self.configuration, directory: kept.path, prefix: "train")
+      let expected = try MDS.writeShard(
+        raw, samples: count, index: index, configuration: Self.configuration, directory: fresh.path, prefix: "train",
+        compressionThreads: 2)
+      #expect(entry == expected)
+      #expect(
+        try FileSystem.readFile(kept.file(entry.zipBasename))
+          == (try FileSystem.readFile(fresh.file(entry.zipBasename))))
+      #expect(try MDS.readShard(entry, directory: kept.path).sample(count - 1) == samples[count - 1])
+    }
+  }
+
   @Test func buildersJoinedInOrderGiveTheBytesOfOneBuilder() throws {
     let samples = Self.samples(count: 23, seed: 5)
     let whole = try buildShard(Self.configuration, samples)

@@ -54,6 +54,27 @@ struct ZstdTests {
     #expect(try Zstd.decompressFrame(frames[0]) == input)
   }
 
+  @Test func oneCompressorKeptForManyBuffersGivesEachTheFreshFrame() throws {
+    // A kept context (threads, buffers and output reused) must not carry anything from one
+    // buffer into the next: each frame equals a fresh context's, whatever came before it.
+    var state: UInt64 = 11
+    let inputs = [3_000_000, 100, 0, 2_500_000].map { count in
+      (0..<count).map { index -> UInt8 in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return index % 2 == 0 ? UInt8(truncatingIfNeeded: state >> 60) : UInt8(truncatingIfNeeded: index / 500)
+      }
+    }
+    let compressor = try ZstdCompressor(level: 3, threads: 2, jobBytes: 1 << 20)
+    for input in inputs + inputs.reversed() {
+      let kept = try input.withUnsafeBytes { buffer in Array(try compressor.compress(buffer)) }
+      let fresh = try input.withUnsafeBytes { buffer in
+        try Zstd.compress(buffer, level: 3, threads: 1, jobBytes: 1 << 20)
+      }
+      #expect(kept == fresh)
+      #expect(try Zstd.decompressFrame(kept) == input)
+    }
+  }
+
   @Test func corruptFrameIsAnError() throws {
     var frame = try Zstd.compress(Array(repeating: 7, count: 1000), level: 1)
     frame[frame.count / 2] ^= 0xFF
