@@ -78,28 +78,11 @@ public final class PackedItems: @unchecked Sendable {
     maxima: UnsafeMutablePointer<Float>, width: InlineArray<U, Int>.Type, paired: Bool
   ) {
     let dimension = dimension
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, dimension &* U)) { buffer in
-      // The users' values interleaved, dimension-major (k, user): each step's U broadcasts then
-      // read at fixed offsets from one pointer, with no address arithmetic per user.
-      let interleaved = buffer.baseAddress!
-      for user in 0..<U {
-        for k in 0..<dimension { interleaved[k &* U &+ user] = users[user &* dimension &+ k] }
-      }
-      tile(
-        interleaved: UnsafePointer(interleaved), panels: panels, output: output, maxima: maxima, width: width,
-        paired: paired)
-    }
-  }
-
-  @inline(__always)
-  private func tile<let U: Int>(
-    interleaved: UnsafePointer<Float>, panels: Range<Int>, output: UnsafePointer<UnsafeMutablePointer<Float>>,
-    maxima: UnsafeMutablePointer<Float>, width: InlineArray<U, Int>.Type, paired: Bool
-  ) {
-    let dimension = dimension
     let panelBytes = dimension &* Self.panelWidth &* 4
     // Wrapping arithmetic throughout: the offsets are bounded by the allocations, and checked
     // arithmetic inside the multiply-add loop costs as much as the loop itself.
+    var rows = InlineArray<U, UnsafePointer<Float>>(repeating: users)
+    for user in 0..<U { rows[user] = users + user &* dimension }
     var best = InlineArray<U, SIMD16<Float>>(repeating: SIMD16(repeating: -.infinity))
     var panel = panels.lowerBound
     while panel < panels.upperBound {
@@ -109,24 +92,20 @@ public final class PackedItems: @unchecked Sendable {
       var second = InlineArray<U, SIMD16<Float>>(repeating: .zero)
       var k = 0
       if pair {
-        var values = interleaved
         while k < dimension {
           let items = base.load(fromByteOffset: k &* 64, as: SIMD16<Float>.self)
           let next = base.load(fromByteOffset: panelBytes &+ k &* 64, as: SIMD16<Float>.self)
           for user in 0..<U {
-            let value = SIMD16<Float>(repeating: values[user])
+            let value = SIMD16<Float>(repeating: rows[user][k])
             first[user] = first[user].addingProduct(value, items)
             second[user] = second[user].addingProduct(value, next)
           }
-          values += U
           k &+= 1
         }
       } else {
-        var values = interleaved
         while k < dimension {
           let items = base.load(fromByteOffset: k &* 64, as: SIMD16<Float>.self)
-          for user in 0..<U { first[user] = first[user].addingProduct(SIMD16(repeating: values[user]), items) }
-          values += U
+          for user in 0..<U { first[user] = first[user].addingProduct(SIMD16(repeating: rows[user][k]), items) }
           k &+= 1
         }
       }
