@@ -175,18 +175,161 @@ struct SoftLabelsEndToEndTests {
     try FileSystem.writeFile(path, bytes)
   }
 
-  @Test func aModelWhoseScoresOverflowStopsTheStageNamingTheSampleAndLeavesNothing() throws {
-    let work = try TemporaryDirectory()
-    let home = work.path + "/home"
-    let base = try writeCFPipeline(work.path)
+  /// The tokenizer and trie entries the synthetic cf pipeline needs for soft labels.
+  static let titleStages = """
+      tokenizer:
+        params: {mode: train, preset: gpt2, vocab_size: 400, min_frequency: 2}
+      trie:
+        params: {add_eos: true}
+    """
+
+  /// Prepares the synthetic cf pipeline's samples in `home`; returns the item count and each
+  /// split's sample count (the rows an imported `.npy` needs).
+  func prepareSynthetic(_ directory: String, home: String) throws -> (items: Int, rows: (String) throws -> Int) {
+    let base = try writeCFPipeline(directory)
     #expect(
       try Executables.run("tca", ["run", "-q", base, "--only", "prepare"], environment: ["TCA_HOME": home]).status == 0)
     let prepare = home + "/runs/cf/prepare"
     let items = try FileSystem.readText(prepare + "/items.jsonl").split(separator: "\n").count
-    func rows(_ split: String) throws -> Int {
-      let bytes = try FileSystem.readFile("\(prepare)/\(split).target.npy")
-      return (bytes.count - 10 - (Int(bytes[8]) | Int(bytes[9]) << 8)) / 4
+    return (
+      items,
+      { split in
+        let bytes = try FileSystem.readFile("\(prepare)/\(split).target.npy")
+        return (bytes.count - 10 - (Int(bytes[8]) | Int(bytes[9]) << 8)) / 4
+      }
+    )
+  }
+
+  @Test func importedScoresGiveTheShardsOfTheVectorsTheyAreTheProductsOf() throws {
+    let work = try TemporaryDirectory()
+    let home = work.path + "/home"
+    let (items, rows) = try prepareSynthetic(work.path, home: home)
+    var state: UInt64 = 5
+    func uniform() -> Float {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Float(state >> 40) / Float(1 << 24) * 4 - 2
     }
+    let dimension = 8
+    let itemVectors = (0..<(items * dimension)).map { _ in uniform() }
+    try writeFloatMatrix(itemVectors, rows: items, columns: dimension, to: work.path + "/items.npy")
+    for split in ["train", "valid", "test"] {
+      let count = try rows(split)
+      let users = (0..<(count * dimension)).map { _ in uniform() }
+      try writeFloatMatrix(users, rows: count, columns: dimension, to: "\(work.path)/users-\(split).npy")
+      // The soft-label kernel's product: one fused multiply-add chain per score, dimension by
+      // dimension from 0 (a plain multiply and add gives other bits, and other shards). Train's file
+      // has the optional padding column 0 (dropped on import).
+      let padded = split == "train"
+      var scores: [Float] = []
+      for row in 0..<count {
+        if padded { scores.append(-7) }
+        for item in 0..<items {
+          var score: Float = 0
+          for k in 0..<dimension {
+            score = score.addingProduct(users[row * dimension + k], itemVectors[item * dimension + k])
+          }
+          scores.append(score)
+        }
+      }
+      try writeFloatMatrix(
+        scores, rows: count, columns: items + (padded ? 1 : 0), to: "\(work.path)/scores-\(split).npy")
+    }
+    let vectors =
+      "item_vectors: \(work.path)/items.npy, "
+      + ["train", "valid", "test"].map {
+        "user_vectors_\($0): \(work.path)/users-\($0).npy"
+      }.joined(separator: ", ")
+    let scores = ["train", "valid", "test"].map { "scores_\($0): \(work.path)/scores-\($0).npy" }
+      .joined(separator: ", ")
+    let pipeline = try writeCFPipeline(
+      work.path,
+      extra: """
+        \(Self.titleStages)
+          cf-vectors:
+            uses: cf
+            params: {model: external, \(vectors)}
+          cf-scores:
+            uses: cf
+            params: {model: external, \(scores)}
+          soft-labels-vectors:
+            uses: soft-labels
+            inputs: {cf: cf-vectors}
+            params: {shard_samples: 200, k: 8, beta: 0.7, splits: [train, valid]}
+          soft-labels-scores:
+            uses: soft-labels
+            inputs: {cf: cf-scores}
+            params: {shard_samples: 200, k: 8, beta: 0.7, splits: [train, valid]}
+
+        """)
+    let run = try Executables.run(
+      "tca", ["run", "-q", pipeline, "--only", "soft-labels-vectors", "soft-labels-scores"],
+      environment: ["TCA_HOME": home])
+    #expect(run.status == 0, "\(run.stderr)")
+    let card = try FileSystem.readText(home + "/runs/cf/cf-scores/model.json")
+    #expect(card.contains("\"external-scores\""), "\(card)")
+    let validate = try Executables.run(
+      "tca", ["validate", home + "/runs/cf/cf-scores", home + "/runs/cf/soft-labels-scores"],
+      environment: ["TCA_HOME": home])
+    #expect(validate.status == 0, "\(validate.stderr)")
+    // Same scores, same labels: every shard and index byte for byte.
+    let fromVectors = home + "/runs/cf/soft-labels-vectors"
+    let fromScores = home + "/runs/cf/soft-labels-scores"
+    let files = try FileSystem.listFilesRecursively(fromVectors).filter {
+      $0.hasSuffix(".mds.zstd") || $0.hasSuffix("index.json")
+    }
+    #expect(files.count >= 5, "\(files)")
+    for file in files {
+      #expect(
+        try FileSystem.readFile(fromVectors + "/" + file) == (try FileSystem.readFile(fromScores + "/" + file)),
+        "\(file)")
+    }
+
+    // Bad imports: a wrong shape names the file and both shapes; scores with vectors, or a NaN, are refused.
+    try writeFloatMatrix([1, 2, 3], rows: 1, columns: 3, to: work.path + "/short.npy")
+    let shapes = try writeCFPipeline(
+      work.path,
+      extra: """
+          cf-bad:
+            uses: cf
+            params: {model: external, scores_valid: \(work.path)/short.npy, scores_test: \(work.path)/scores-test.npy}
+
+        """)
+    let wrong = try Executables.run("tca", ["run", "-q", shapes, "--only", "cf-bad"], environment: ["TCA_HOME": home])
+    #expect(wrong.status != 0)
+    #expect(wrong.stderr.contains("short.npy") && wrong.stderr.contains("has shape [1, 3]"), "\(wrong.stderr)")
+    let both = try writeCFPipeline(
+      work.path,
+      extra: """
+          cf-both:
+            uses: cf
+            params: {model: external, \(vectors), scores_valid: \(work.path)/scores-valid.npy}
+
+        """)
+    let mixed = try Executables.run("tca", ["run", "-q", both, "--only", "cf-both"], environment: ["TCA_HOME": home])
+    #expect(mixed.status == 64, "\(mixed.stderr)")
+    #expect(mixed.stderr.contains("exactly one of"), "\(mixed.stderr)")
+    let validRows = try rows("valid")
+    var nan = [Float](repeating: 0, count: validRows * items)
+    nan[items + 2] = .nan
+    try writeFloatMatrix(nan, rows: validRows, columns: items, to: work.path + "/nan.npy")
+    let broken = try writeCFPipeline(
+      work.path,
+      extra: """
+          cf-nan:
+            uses: cf
+            params: {model: external, scores_valid: \(work.path)/nan.npy, scores_test: \(work.path)/scores-test.npy}
+
+        """)
+    let refused = try Executables.run(
+      "tca", ["run", "-q", broken, "--only", "cf-nan"], environment: ["TCA_HOME": home])
+    #expect(refused.status != 0)
+    #expect(refused.stderr.contains("nan.npy': row 1, column 2 is nan"), "\(refused.stderr)")
+  }
+
+  @Test func aModelWhoseScoresOverflowStopsTheStageNamingTheSampleAndLeavesNothing() throws {
+    let work = try TemporaryDirectory()
+    let home = work.path + "/home"
+    let (items, rows) = try prepareSynthetic(work.path, home: home)
     // Positive vectors everywhere; item 5's scores overflow to +infinity for every user.
     let dimension = 4
     var itemVectors = (0..<(items * dimension)).map { Float(1 + $0 % 5) / 5 }
@@ -201,10 +344,7 @@ struct SoftLabelsEndToEndTests {
     let pipeline = try writeCFPipeline(
       work.path,
       extra: """
-          tokenizer:
-            params: {mode: train, preset: gpt2, vocab_size: 400, min_frequency: 2}
-          trie:
-            params: {add_eos: true}
+        \(Self.titleStages)
           cf-overflow:
             uses: cf
             params: {model: external, item_vectors: \(work.path)/items.npy, user_vectors_train: \(work.path)/users-train.npy, user_vectors_valid: \(work.path)/users-valid.npy, user_vectors_test: \(work.path)/users-test.npy}

@@ -34,6 +34,7 @@ import zstandard
 
 from streaming_dump import pack  # noqa: E402  (the dump's layout)
 from conftest import BIN, ROOT, need_shared
+from soft_label_reference import reference_distribution
 
 sys.path.insert(0, str(ROOT / "trainer"))
 
@@ -296,17 +297,6 @@ def test_samples_are_the_splits_samples_along_their_trie_paths(workspace, entry)
 
 REFERENCE_CASES = [("soft-labels", "train"), ("soft-labels-all", "train"), ("soft-labels-all", "valid"),
                    ("soft-labels-f16", "train"), ("soft-labels-f16", "valid")]
-
-
-def reference_distribution(scores: np.ndarray, under: np.ndarray, next_tokens: np.ndarray) -> dict[int, float]:
-    """softmax over the items `under` the prefix (float64), summed by each item's next token."""
-    shifted = scores[under] - scores[under].max()
-    masses = np.exp(shifted)
-    masses /= masses.sum()
-    continuing = next_tokens >= 0  # an item whose tokens end at the prefix keeps its mass in the denominator
-    children, inverse = np.unique(next_tokens[continuing], return_inverse=True)
-    probabilities = np.bincount(inverse, weights=masses[continuing], minlength=len(children))
-    return dict(zip(children.tolist(), probabilities.tolist()))
 
 
 @pytest.mark.parametrize("entry,split", REFERENCE_CASES, ids=[f"{e}-{s}" for e, s in REFERENCE_CASES])

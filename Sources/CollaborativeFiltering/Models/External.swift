@@ -32,8 +32,34 @@ public struct VectorScorer: EmbeddingScorer {
   }
 }
 
-/// The `external` model: a SASRec checkpoint with the official parameter names, or item vectors
-/// plus per-sample user vectors, imported into a cf artifact.
+/// Scores computed elsewhere: row `r` of a split's matrix holds sample `r`'s scores (the `samples`
+/// artifact's order), column `j` item `j + 1`. Any model's scores: nothing is assumed about them
+/// beyond being float32 (−∞ is allowed and means "never this item"; NaN and +∞ stop the soft-label
+/// stage with an error, as for a broken model).
+public struct ScoreMatrixScorer: Scorer {
+  public let itemCount: Int
+  /// `rows × itemCount`, row-major.
+  public let values: [Float]
+  public let rows: Int
+
+  public init(values: [Float], itemCount: Int) {
+    precondition(itemCount > 0 && values.count % itemCount == 0)
+    self.itemCount = itemCount
+    self.values = values
+    self.rows = values.count / itemCount
+  }
+
+  /// Copies rows `range`; `samples` must be the split these scores were computed for (same count).
+  public func scores(_ samples: SampleSet, range: Range<Int>, into output: UnsafeMutablePointer<Float>) {
+    precondition(samples.count == rows, "imported scores cover \(rows) samples, but the split has \(samples.count)")
+    values.withUnsafeBufferPointer { values in
+      output.update(from: values.baseAddress! + range.lowerBound * itemCount, count: range.count * itemCount)
+    }
+  }
+}
+
+/// The `external` model: a SASRec checkpoint with the official parameter names, item vectors plus
+/// per-sample user vectors, or per-sample scores over every item, imported into a cf artifact.
 public enum ExternalModel {
   public static let itemVectorsTensor = "item_vectors"
   public static func userVectorsTensor(_ split: SplitName) -> String { "user_vectors.\(split.rawValue)" }
@@ -88,6 +114,56 @@ public enum ExternalModel {
     }
     return VectorScorer(
       itemVectors: items.values, sampleVectors: users.values, itemCount: itemCount, dimension: dimension)
+  }
+
+  public static func scoresTensor(_ split: SplitName) -> String { "scores.\(split.rawValue)" }
+
+  /// Reads the scores of each split given (`.npy` float32, one row per sample of that split and one
+  /// column per item, (samples, N), or (samples, N + 1) whose column 0, padding, is dropped). Errors
+  /// name the file, the shape found and the shape expected.
+  public static func scoreTensors(
+    scores: [SplitName: String], itemCount: Int, splitCounts: [SplitName: Int]
+  ) throws(PipelineError) -> [SafeTensors.Tensor] {
+    var tensors: [SafeTensors.Tensor] = []
+    for split in SplitName.allCases {
+      guard let path = scores[split] else { continue }
+      let (values, shape) = try NumPyArray.read(Float.self, from: path)
+      let expected = splitCounts[split] ?? 0
+      guard shape.count == 2, shape[0] == expected, shape[1] == itemCount || shape[1] == itemCount + 1 else {
+        throw .invalidArtifact(
+          "'\(path)' has shape \(shape), expected (\(expected), \(itemCount)) or (\(expected), \(itemCount + 1)) with column 0 for padding: one row per \(split.rawValue) sample, in the samples artifact's order, and one column per item id"
+        )
+      }
+      var rows = values
+      if shape[1] == itemCount + 1 {
+        rows = []
+        rows.reserveCapacity(expected * itemCount)
+        for row in 0..<expected { rows += values[(row * shape[1] + 1)..<((row + 1) * shape[1])] }
+      }
+      if let bad = rows.firstIndex(where: { $0.isNaN || $0 == .infinity }) {
+        throw .invalidArtifact(
+          "'\(path)': row \(bad / itemCount), column \(bad % itemCount + shape[1] - itemCount) is \(rows[bad]); scores must be finite or −infinity (an item never to be recommended)"
+        )
+      }
+      tensors.append(SafeTensors.Tensor(name: scoresTensor(split), shape: [expected, itemCount], values: rows))
+    }
+    return tensors
+  }
+
+  /// The scorer of `split` from the tensors `scoreTensors` wrote.
+  public static func scoreScorer(
+    tensors: [SafeTensors.Tensor], itemCount: Int, split: SplitName, file: String
+  ) throws(PipelineError) -> ScoreMatrixScorer {
+    guard let scores = tensors.first(where: { $0.name == scoresTensor(split) }) else {
+      throw .usage(
+        "'\(file)' has no scores for the \(split.rawValue) split; import them with the cf parameter scores_\(split.rawValue)"
+      )
+    }
+    guard scores.shape.count == 2, scores.shape[1] == itemCount else {
+      throw .invalidArtifact(
+        "'\(file)': tensor '\(scores.name)' has shape \(scores.shape), expected [rows, \(itemCount)]")
+    }
+    return ScoreMatrixScorer(values: scores.values, itemCount: itemCount)
   }
 
   /// Reads a SASRec checkpoint (safetensors, official parameter names), checks it against the

@@ -46,7 +46,7 @@ public enum CFArtifact {
     let hyperparameters = json["hyperparameters"]?.objectValue ?? [:]
     let kind: ModelKind
     switch architecture {
-    case "external-sasrec", "external-vectors": kind = .external
+    case "external-sasrec", "external-vectors", "external-scores": kind = .external
     default:
       guard let known = ModelKind(rawValue: architecture) else {
         throw fail("architecture", "one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -54,14 +54,15 @@ public enum CFArtifact {
       kind = known
     }
     let configuration = ModelConfiguration.make(
-      kind: kind, values: hyperparameters, checkpoint: architecture == "external-sasrec")
+      kind: kind, values: hyperparameters, checkpoint: architecture == "external-sasrec",
+      scores: architecture == "external-scores")
     return Card(
       configuration: configuration, itemCount: Int(itemCount), userCount: Int(userCount),
       excludeHistory: json["exclude_history"]?.boolValue ?? false, json: json)
   }
 
-  /// The scorer of a cf artifact, for samples of `split` (only imported per-sample vectors differ by
-  /// split). Every tensor's shape is checked against the model card; errors name the file.
+  /// The scorer of a cf artifact, for samples of `split` (only imported per-sample vectors and scores
+  /// differ by split). Every tensor's shape is checked against the model card; errors name the file.
   public static func loadScorer(_ directory: String, split: SplitName = .train) throws -> any Scorer {
     let card = try readCard(directory)
     let path = FileSystem.join(directory, modelFile)
@@ -87,6 +88,8 @@ public enum CFArtifact {
       return try GRU4Rec.scorer(tensors: tensors, itemCount: itemCount, configuration: configuration, file: file)
     case .externalVectors:
       return try ExternalModel.vectorScorer(tensors: tensors, itemCount: itemCount, split: split, file: file)
+    case .externalScores:
+      return try ExternalModel.scoreScorer(tensors: tensors, itemCount: itemCount, split: split, file: file)
     }
   }
 }

@@ -20,7 +20,9 @@ public enum CFStage: PipelineStage {
   public static let summary =
     "Trains a collaborative-filtering model (pop, bpr-mf, ease, sasrec, gru4rec) or imports one, and reports full-ranking metrics."
 
-  static let pathParameters = ["checkpoint", "item_vectors"] + SplitName.allCases.map { "user_vectors_\($0.rawValue)" }
+  static let pathParameters =
+    ["checkpoint", "item_vectors"] + SplitName.allCases.map { "user_vectors_\($0.rawValue)" }
+    + SplitName.allCases.map { "scores_\($0.rawValue)" }
 
   public static var parameters: [ParameterSpecification] {
     [
@@ -47,6 +49,12 @@ public enum CFStage: PipelineStage {
         ParameterSpecification(
           "user_vectors_\(split.rawValue)", .string, default: .null,
           "external: one user vector per \(split.rawValue) sample (.npy float32, (samples, d)), in the samples artifact's order",
+          entersKey: false)
+      }
+      + SplitName.allCases.map { split in
+        ParameterSpecification(
+          "scores_\(split.rawValue)", .string, default: .null,
+          "external: every item's score for each \(split.rawValue) sample (.npy float32, (samples, N) or (samples, N + 1) with column 0 for padding), in the samples artifact's order",
           entersKey: false)
       }
   }
@@ -86,16 +94,34 @@ public enum CFStage: PipelineStage {
       )
     }
     let paths = pathParameters.filter { given[$0] != nil }
+    let scores = paths.contains { $0.hasPrefix("scores_") }
     if kind == .external {
       let checkpoint = given["checkpoint"] != nil
       let vectors = given["item_vectors"] != nil
-      guard checkpoint != vectors else {
+      guard [checkpoint, vectors, scores].filter({ $0 }).count == 1 else {
         throw .usage(
-          "\(file): stage '\(parameters.stage)': model 'external' needs exactly one of 'checkpoint' (a SASRec safetensors file) or 'item_vectors' (+ user_vectors_<split>)"
+          "\(file): stage '\(parameters.stage)': model 'external' needs exactly one of 'checkpoint' (a SASRec safetensors file), 'item_vectors' (+ user_vectors_<split>) or scores_<split> (every item's score per sample)"
         )
       }
       if checkpoint, let extra = paths.first(where: { $0 != "checkpoint" }) {
         throw .usage("\(file): stage '\(parameters.stage)': '\(extra)' does not go with 'checkpoint'; remove it")
+      }
+      if vectors, let extra = paths.first(where: { $0.hasPrefix("scores_") }) {
+        throw .usage("\(file): stage '\(parameters.stage)': '\(extra)' does not go with 'item_vectors'; remove it")
+      }
+      if scores, let extra = paths.first(where: { $0.hasPrefix("user_vectors_") }) {
+        throw .usage(
+          "\(file): stage '\(parameters.stage)': '\(extra)' does not go with imported scores; remove it")
+      }
+      if scores, given["scores_valid"] == nil || given["scores_test"] == nil {
+        throw .usage(
+          "\(file): stage '\(parameters.stage)': imported scores need 'scores_valid' and 'scores_test' (the metrics are computed on them); 'scores_train' is needed to compute soft labels for train"
+        )
+      }
+      if scores, let extra = HyperparameterTables.names(for: .external).first(where: { given[$0] != nil }) {
+        throw .usage(
+          "\(file): stage '\(parameters.stage)': '\(extra)' describes a checkpoint's architecture and does not apply to imported scores; remove it"
+        )
       }
       if vectors, given["user_vectors_valid"] == nil || given["user_vectors_test"] == nil {
         throw .usage(
@@ -112,7 +138,8 @@ public enum CFStage: PipelineStage {
         "\(file): stage '\(parameters.stage)': parameter '\(path)' applies to model 'external' only; remove it or set model: external"
       )
     }
-    let configuration = ModelConfiguration.make(kind: kind, values: given, checkpoint: given["checkpoint"] != nil)
+    let configuration = ModelConfiguration.make(
+      kind: kind, values: given, checkpoint: given["checkpoint"] != nil, scores: scores)
     if case .sasrec(let sasrec) = configuration, sasrec.hidden % sasrec.heads != 0 {
       throw .usage(
         "\(file): stage '\(parameters.stage)': heads (\(sasrec.heads)) must divide hidden (\(sasrec.hidden))")
@@ -128,8 +155,13 @@ public enum CFStage: PipelineStage {
 
   static func configuration(_ parameters: StageParameters) throws(PipelineError) -> ModelConfiguration {
     let kind = ModelKind(rawValue: try parameters.string("model")) ?? .sasrec
+    var scores = false
+    for split in SplitName.allCases where try parameters.optionalString("scores_\(split.rawValue)") != nil {
+      scores = true
+    }
     return ModelConfiguration.make(
-      kind: kind, values: parameters.values, checkpoint: try parameters.optionalString("checkpoint") != nil)
+      kind: kind, values: parameters.values, checkpoint: try parameters.optionalString("checkpoint") != nil,
+      scores: scores)
   }
 
   public static func run(_ context: StageContext) throws -> JSONValue {
@@ -165,10 +197,17 @@ public enum CFStage: PipelineStage {
     var evaluations: [String: JSONValue] = [:]
     var metricsBySplit: [SplitName: RankingMetrics] = [:]
     for split in [SplitName.valid, .test] {
-      let scorer =
-        configuration == .externalVectors
-        ? try ExternalModel.vectorScorer(tensors: trained.tensors, itemCount: data.itemCount, split: split, file: file)
-        : trained.scorer
+      let scorer: any Scorer
+      switch configuration {
+      case .externalVectors:
+        scorer = try ExternalModel.vectorScorer(
+          tensors: trained.tensors, itemCount: data.itemCount, split: split, file: file)
+      case .externalScores:
+        scorer = try ExternalModel.scoreScorer(
+          tensors: trained.tensors, itemCount: data.itemCount, split: split, file: file)
+      default:
+        scorer = trained.scorer
+      }
       let metrics = RankingEvaluator.evaluate(
         scorer, samples: samples[split], excludeHistory: excludeHistory, threads: threads)
       metricsBySplit[split] = metrics
@@ -253,6 +292,17 @@ public enum CFStage: PipelineStage {
       let scorer = try ExternalModel.vectorScorer(
         tensors: tensors, itemCount: data.itemCount, split: .valid, file: context.rawFiles["item_vectors"]!)
       return TrainedModel(tensors: tensors, scorer: scorer)
+    case .externalScores:
+      var paths: [SplitName: String] = [:]
+      for split in SplitName.allCases {
+        if let path = context.rawFiles["scores_\(split.rawValue)"] { paths[split] = path }
+      }
+      let tensors = try ExternalModel.scoreTensors(
+        scores: paths, itemCount: data.itemCount,
+        splitCounts: Dictionary(uniqueKeysWithValues: SplitName.allCases.map { ($0, samples[$0].count) }))
+      let scorer = try ExternalModel.scoreScorer(
+        tensors: tensors, itemCount: data.itemCount, split: .valid, file: paths[.valid]!)
+      return TrainedModel(tensors: tensors, scorer: scorer)
     }
   }
 
@@ -260,7 +310,8 @@ public enum CFStage: PipelineStage {
   /// scorer), `metrics.json`'s splits and cutoffs, and one curve line per epoch.
   public static func validate(artifact directory: String, manifest: Manifest) throws {
     let card = try CFArtifact.readCard(directory)
-    _ = try CFArtifact.loadScorer(directory, split: card.configuration == .externalVectors ? .valid : .train)
+    let imported = [.externalVectors, .externalScores].contains(card.configuration)
+    _ = try CFArtifact.loadScorer(directory, split: imported ? .valid : .train)
     let metricsPath = FileSystem.join(directory, CFArtifact.metricsFile)
     let metrics = try ArtifactJSON.read(metricsPath, stage: "cf")
     for split in ["valid", "test"] {

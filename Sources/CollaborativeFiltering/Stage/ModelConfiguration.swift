@@ -13,6 +13,8 @@ public enum ModelConfiguration: Equatable, Sendable {
   case externalCheckpoint(SASRecConfiguration)
   /// Item vectors and per-sample user vectors computed elsewhere.
   case externalVectors
+  /// Per-sample scores over every item computed elsewhere (any model, dot product or not).
+  case externalScores
 
   public var kind: ModelKind {
     switch self {
@@ -21,7 +23,7 @@ public enum ModelConfiguration: Equatable, Sendable {
     case .ease: .ease
     case .sasrec: .sasrec
     case .gru4rec: .gru4rec
-    case .externalCheckpoint, .externalVectors: .external
+    case .externalCheckpoint, .externalVectors, .externalScores: .external
     }
   }
 
@@ -30,6 +32,7 @@ public enum ModelConfiguration: Equatable, Sendable {
     switch self {
     case .externalCheckpoint: "external-sasrec"
     case .externalVectors: "external-vectors"
+    case .externalScores: "external-scores"
     default: kind.rawValue
     }
   }
@@ -164,8 +167,11 @@ enum HyperparameterTables {
 
 extension ModelConfiguration {
   /// The configuration for `kind` from the hyperparameters in `values` (others ignored; missing ones
-  /// take the family's defaults). `external` is a checkpoint when `checkpoint` is set.
-  static func make(kind: ModelKind, values: [String: JSONValue], checkpoint: Bool) -> ModelConfiguration {
+  /// take the family's defaults). `external` is a checkpoint when `checkpoint` is set, else imported
+  /// scores when `scores` is, else imported vectors.
+  static func make(kind: ModelKind, values: [String: JSONValue], checkpoint: Bool, scores: Bool = false)
+    -> ModelConfiguration
+  {
     switch kind {
     case .pop: .pop
     case .bprMF: .bprMF(Hyperparameter.apply(HyperparameterTables.bprMF, values, to: BPRMFConfiguration()))
@@ -176,14 +182,14 @@ extension ModelConfiguration {
       checkpoint
         ? .externalCheckpoint(
           Hyperparameter.apply(HyperparameterTables.sasrecArchitecture, values, to: SASRecConfiguration()))
-        : .externalVectors
+        : scores ? .externalScores : .externalVectors
     }
   }
 
   /// The resolved hyperparameters, as `model.json` records them and the stage key includes them.
   public var hyperparameters: [String: JSONValue] {
     switch self {
-    case .pop, .externalVectors: [:]
+    case .pop, .externalVectors, .externalScores: [:]
     case .bprMF(let configuration): Hyperparameter.values(HyperparameterTables.bprMF, of: configuration)
     case .ease(let configuration): Hyperparameter.values(HyperparameterTables.ease, of: configuration)
     case .sasrec(let configuration): Hyperparameter.values(HyperparameterTables.sasrec, of: configuration)
