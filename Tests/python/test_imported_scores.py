@@ -44,7 +44,7 @@ stages:
 
 
 def run(home: pathlib.Path, data: pathlib.Path, *arguments: str | os.PathLike) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "JOB_COMPLETION"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "JOB_COMPLETION", "TCA_PARTITION"))}
     env.update(TCA_HOME=str(home), TCA_DATA=str(data), TCA_PIPELINES=str(ROOT / "Pipelines"))
     result = subprocess.run([str(BIN / "tca"), *map(str, arguments)], env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"tca {' '.join(map(str, arguments))}:\n{result.stderr}"
