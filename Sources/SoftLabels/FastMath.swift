@@ -224,6 +224,40 @@ public enum FastMath {
     return result
   }
 
+  /// For keys whose low 32 bits ascend in input order (the kept-children keys of `selectTop`), writes
+  /// to `order[r]`, for every rank r below `limit`, the low 32 bits of the key of rank r in
+  /// ascending order: what sorting the keys and reading the first `limit` gives. Each key's rank is
+  /// counted, 16 lanes at a time and with no branch, over the high halves: those below it, and those
+  /// equal to it that come before it. For the 65–80 candidates of a top 64 this is about three times
+  /// the speed of sorting them (whose comparisons, on keys in random order, mispredict about every
+  /// other time).
+  public static func rankOrder(
+    _ keys: UnsafePointer<UInt64>, count: Int, limit: Int, into order: UnsafeMutablePointer<Int32>
+  ) {
+    let blocks = (count &+ 15) / 16
+    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: max(16, blocks &* 16)) { buffer in
+      let high = buffer.baseAddress!
+      for index in 0..<count { high[index] = UInt32(truncatingIfNeeded: keys[index] &>> 32) }
+      // Padding: never below a key, and equal to one only after it.
+      for index in count..<(blocks &* 16) { high[index] = .max }
+      let raw = UnsafeRawPointer(high)
+      let first = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+      for index in 0..<count {
+        let key = SIMD16<UInt32>(repeating: high[index])
+        let position = SIMD16<UInt32>(repeating: UInt32(truncatingIfNeeded: index))
+        var rank = SIMD16<UInt32>.zero
+        var lanes = first
+        for block in 0..<blocks {
+          let values = raw.load(fromByteOffset: block &* 64, as: SIMD16<UInt32>.self)
+          rank.replace(with: rank &+ 1, where: (values .< key) .| ((values .== key) .& (lanes .< position)))
+          lanes &+= 16
+        }
+        let slot = Int(rank.wrappedSum())
+        if slot < limit { order[slot] = Int32(truncatingIfNeeded: keys[index]) }
+      }
+    }
+  }
+
   /// Sorts `keys[0..<count]` ascending in place (no allocation): insertion sort for runs of up to
   /// 16, else quicksort with a median-of-three pivot and a branchless Lomuto partition — every key
   /// is swapped into place and the boundary moves by the comparison's result, so the partition has

@@ -368,6 +368,30 @@ struct SelectionTests {
     }
   }
 
+  @Test func rankOrderGivesTheSortedKeysFirstIndices() {
+    var generator = SplitMix(seed: 17)
+    for count in [1, 16, 17, 48, 65, 80, 128, 129, 300] {
+      for duplicates in [false, true] {
+        // High halves (complemented probabilities) with or without many equal ones; low halves
+        // ascending, as `selectTop` collects its candidates.
+        let keys = (0..<count).map { index in
+          (duplicates ? generator.next() % 5 : generator.next() & 0xFFFF_FFFF) << 32 | UInt64(index * 3)
+        }
+        for limit in Set([1, min(count, 64), count]) {
+          var order = [Int32](repeating: -1, count: count)
+          keys.withUnsafeBufferPointer { keys in
+            order.withUnsafeMutableBufferPointer {
+              FastMath.rankOrder(keys.baseAddress!, count: count, limit: limit, into: $0.baseAddress!)
+            }
+          }
+          let expected = keys.sorted().prefix(limit).map { Int32(truncatingIfNeeded: $0) }
+          #expect(Array(order.prefix(limit)) == expected, "count \(count) limit \(limit) duplicates \(duplicates)")
+          #expect(order.dropFirst(limit).allSatisfy { $0 == -1 })
+        }
+      }
+    }
+  }
+
   @Test func countAtLeastCountsBitPatterns() {
     var generator = SplitMix(seed: 4)
     for count in [0, 5, 16, 17, 100, 1270] {
