@@ -602,7 +602,9 @@ public struct SoftLabelComputer: Sendable {
       var mask = SIMD16<UInt32>.zero.replacing(with: lanes, where: bits .>= bound).wrappedSum()
       while mask != 0 {
         let index = base &+ mask.trailingZeroBitCount
-        keys[candidates] = UInt64(UInt32.max &- bits[mask.trailingZeroBitCount]) &<< 32 | UInt64(index)
+        // The bits from memory, not from the vector: a dynamically indexed lane makes the compiler
+        // store the whole vector and read one lane back, a store-forwarding stall per candidate.
+        keys[candidates] = UInt64(UInt32.max &- stored[index].bitPattern) &<< 32 | UInt64(index)
         candidates &+= 1
         mask &= mask &- 1
       }
