@@ -498,12 +498,12 @@ public enum MDS {
     _ raw: [UInt8], samples: Int, index: Int, configuration: ShardConfiguration, directory: String,
     prefix: String? = nil, compressionThreads: Int? = nil
   ) throws(PipelineError) -> ShardEntry {
-    try checkShard(raw, samples: samples, index: index, configuration: configuration)
     if let threads = compressionThreads {
       let compressor = try ShardCompressor(level: configuration.compressionLevel, threads: threads)
       return try compressor.write(
         raw, samples: samples, index: index, configuration: configuration, directory: directory, prefix: prefix)
     }
+    try checkShard(raw, samples: samples, index: index, configuration: configuration)
     let compressed: [UInt8]
     do {
       compressed = try Zstd.compress(raw, level: configuration.compressionLevel)

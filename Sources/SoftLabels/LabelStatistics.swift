@@ -34,10 +34,7 @@ struct LabelStatistics: Equatable, Sendable {
   mutating func add(
     depth: Int, branching: Bool, entropy: Double, kept: Double, keptCount: Int, target: Double, targetKept: Bool
   ) {
-    positions += 1
-    keptChildren += keptCount
-    while positionsByDepth.count <= depth { appendDepth() }
-    positionsByDepth[depth] += 1
+    addPosition(depth: depth, keptCount: keptCount)
     guard branching else { return }
     branchingPositions += 1
     branchingByDepth[depth] += 1
@@ -55,12 +52,14 @@ struct LabelStatistics: Equatable, Sendable {
 
   /// `add` for a position whose node has one child (probability 1, kept): the same counts.
   @inline(__always)
-  mutating func addSingleChild(depth: Int) {
+  mutating func addSingleChild(depth: Int) { addPosition(depth: depth, keptCount: 1) }
+
+  /// What every position counts, branching or not.
+  @inline(__always)
+  private mutating func addPosition(depth: Int, keptCount: Int) {
     positions &+= 1
-    keptChildren &+= 1
-    if positionsByDepth.count <= depth {
-      while positionsByDepth.count <= depth { appendDepth() }
-    }
+    keptChildren &+= keptCount
+    while positionsByDepth.count <= depth { appendDepth() }
     positionsByDepth.withUnsafeMutableBufferPointer { $0[depth] &+= 1 }
   }
 

@@ -41,20 +41,6 @@ public enum Zstd {
     return try result.get()
   }
 
-  /// Compresses a buffer into one frame with the content size in its header, in zstd's
-  /// multi-threaded mode: the input is cut into jobs of `jobBytes` (each job also sees the end of
-  /// the one before), compressed on up to `threads` threads. The frame's bytes differ from
-  /// `compress(_:level:)`'s but are the same for every thread count ≥ 1 (zstd's rule; the tests
-  /// check it), so outputs stay byte-identical across machines; any zstd decoder reads the frame.
-  /// (The C functions are `ZSTD_CCtx_setParameter` with `ZSTD_c_nbWorkers` and `ZSTD_c_jobSize`,
-  /// then `ZSTD_compress2`.)
-  public static func compress(
-    _ input: UnsafeRawBufferPointer, level: Int32, threads: Int, jobBytes: Int
-  ) throws(ZstdError) -> [UInt8] {
-    let compressor = try ZstdCompressor(level: level, threads: threads, jobBytes: jobBytes)
-    return Array(try compressor.compress(input))
-  }
-
   /// Decompresses a single frame whose header records its content size.
   public static func decompressFrame(_ input: [UInt8]) throws(ZstdError) -> [UInt8] {
     let size = input.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
@@ -79,11 +65,14 @@ public enum Zstd {
   public static var recommendedInputSize: Int { ZSTD_DStreamInSize() }
 }
 
-/// One multi-threaded compression context, kept for many buffers: its parameters are set once,
-/// and its worker threads and buffers (and the output buffer) are reused instead of being created
-/// and faulted in again for each shard. Every buffer becomes one frame with its content size in
-/// the header, the same bytes as `Zstd.compress(_:level:threads:jobBytes:)` gives it (and the
-/// same for every thread count ≥ 1). Used by one thread at a time.
+/// zstd's multi-threaded mode, one context kept for many buffers: each buffer is cut into jobs of
+/// `jobBytes` (each job also sees the end of the one before), compressed on up to `threads`
+/// threads, into one frame with its content size in the header. The frame's bytes differ from
+/// `Zstd.compress(_:level:)`'s but are the same for every thread count ≥ 1 (zstd's rule; the tests
+/// check it), so outputs stay byte-identical across machines; any zstd decoder reads the frame.
+/// The parameters are set once, and the worker threads and buffers (and the output buffer) are
+/// reused instead of being created and faulted in again for each buffer; a kept context gives each
+/// buffer the bytes a fresh one gives it. Used by one thread at a time.
 public final class ZstdCompressor {
   private let context: OpaquePointer
   private var output = UnsafeMutableRawBufferPointer(start: nil, count: 0)
@@ -112,8 +101,8 @@ public final class ZstdCompressor {
     output.deallocate()
   }
 
-  /// Compresses `input` into one frame (`ZSTD_compress2`); the bytes returned stay valid until the
-  /// next call.
+  /// Compresses `input` into one frame (`ZSTD_compress2`); the bytes returned are this compressor's
+  /// buffer: valid until the next call, and only while the compressor is alive.
   public func compress(_ input: UnsafeRawBufferPointer) throws(ZstdError) -> UnsafeRawBufferPointer {
     let bound = ZSTD_compressBound(input.count)
     if output.count < bound {

@@ -285,43 +285,31 @@ struct SoftLabelsEndToEndTests {
     }
 
     // Bad imports: a wrong shape names the file and both shapes; scores with vectors, or a NaN, are refused.
-    try writeFloatMatrix([1, 2, 3], rows: 1, columns: 3, to: work.path + "/short.npy")
-    let shapes = try writeCFPipeline(
-      work.path,
-      extra: """
-          cf-bad:
-            uses: cf
-            params: {model: external, scores_valid: \(work.path)/short.npy, scores_test: \(work.path)/scores-test.npy}
+    func importing(_ entry: String, _ params: String) throws -> Executables.Result {
+      let file = try writeCFPipeline(
+        work.path,
+        extra: """
+            \(entry):
+              uses: cf
+              params: {model: external, \(params)}
 
-        """)
-    let wrong = try Executables.run("tca", ["run", "-q", shapes, "--only", "cf-bad"], environment: ["TCA_HOME": home])
+          """)
+      return try Executables.run("tca", ["run", "-q", file, "--only", entry], environment: ["TCA_HOME": home])
+    }
+    try writeFloatMatrix([1, 2, 3], rows: 1, columns: 3, to: work.path + "/short.npy")
+    let wrong = try importing(
+      "cf-bad", "scores_valid: \(work.path)/short.npy, scores_test: \(work.path)/scores-test.npy")
     #expect(wrong.status != 0)
     #expect(wrong.stderr.contains("short.npy") && wrong.stderr.contains("has shape [1, 3]"), "\(wrong.stderr)")
-    let both = try writeCFPipeline(
-      work.path,
-      extra: """
-          cf-both:
-            uses: cf
-            params: {model: external, \(vectors), scores_valid: \(work.path)/scores-valid.npy}
-
-        """)
-    let mixed = try Executables.run("tca", ["run", "-q", both, "--only", "cf-both"], environment: ["TCA_HOME": home])
+    let mixed = try importing("cf-both", "\(vectors), scores_valid: \(work.path)/scores-valid.npy")
     #expect(mixed.status == 64, "\(mixed.stderr)")
     #expect(mixed.stderr.contains("exactly one of"), "\(mixed.stderr)")
     let validRows = try rows("valid")
     var nan = [Float](repeating: 0, count: validRows * items)
     nan[items + 2] = .nan
     try writeFloatMatrix(nan, rows: validRows, columns: items, to: work.path + "/nan.npy")
-    let broken = try writeCFPipeline(
-      work.path,
-      extra: """
-          cf-nan:
-            uses: cf
-            params: {model: external, scores_valid: \(work.path)/nan.npy, scores_test: \(work.path)/scores-test.npy}
-
-        """)
-    let refused = try Executables.run(
-      "tca", ["run", "-q", broken, "--only", "cf-nan"], environment: ["TCA_HOME": home])
+    let refused = try importing(
+      "cf-nan", "scores_valid: \(work.path)/nan.npy, scores_test: \(work.path)/scores-test.npy")
     #expect(refused.status != 0)
     #expect(refused.stderr.contains("nan.npy': row 1, column 2 is nan"), "\(refused.stderr)")
   }

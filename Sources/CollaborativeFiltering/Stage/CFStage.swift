@@ -197,17 +197,12 @@ public enum CFStage: PipelineStage {
     var evaluations: [String: JSONValue] = [:]
     var metricsBySplit: [SplitName: RankingMetrics] = [:]
     for split in [SplitName.valid, .test] {
-      let scorer: any Scorer
-      switch configuration {
-      case .externalVectors:
-        scorer = try ExternalModel.vectorScorer(
-          tensors: trained.tensors, itemCount: data.itemCount, split: split, file: file)
-      case .externalScores:
-        scorer = try ExternalModel.scoreScorer(
-          tensors: trained.tensors, itemCount: data.itemCount, split: split, file: file)
-      default:
-        scorer = trained.scorer
-      }
+      let scorer =
+        configuration.isImportedPerSample
+        ? try CFArtifact.scorer(
+          configuration: configuration, tensors: trained.tensors, itemCount: data.itemCount,
+          userCount: data.userCount, split: split, file: file)
+        : trained.scorer
       let metrics = RankingEvaluator.evaluate(
         scorer, samples: samples[split], excludeHistory: excludeHistory, threads: threads)
       metricsBySplit[split] = metrics
@@ -310,8 +305,7 @@ public enum CFStage: PipelineStage {
   /// scorer), `metrics.json`'s splits and cutoffs, and one curve line per epoch.
   public static func validate(artifact directory: String, manifest: Manifest) throws {
     let card = try CFArtifact.readCard(directory)
-    let imported = [.externalVectors, .externalScores].contains(card.configuration)
-    _ = try CFArtifact.loadScorer(directory, split: imported ? .valid : .train)
+    _ = try CFArtifact.loadScorer(directory, split: card.configuration.isImportedPerSample ? .valid : .train)
     let metricsPath = FileSystem.join(directory, CFArtifact.metricsFile)
     let metrics = try ArtifactJSON.read(metricsPath, stage: "cf")
     for split in ["valid", "test"] {

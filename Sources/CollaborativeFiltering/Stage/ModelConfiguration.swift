@@ -27,6 +27,10 @@ public enum ModelConfiguration: Equatable, Sendable {
     }
   }
 
+  /// Whether the model was imported with per-sample vectors or scores, so that each split has its
+  /// own scorer (`CFArtifact.loadScorer(_:split:)`); any other model scores every split alike.
+  public var isImportedPerSample: Bool { self == .externalVectors || self == .externalScores }
+
   /// The name `model.json` records: the family, and for imported models what was imported.
   public var architecture: String {
     switch self {
