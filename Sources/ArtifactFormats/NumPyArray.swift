@@ -2,7 +2,7 @@ import Foundation
 import PipelineCore
 
 /// Element types we write to `.npy` files, with their NumPy `descr`.
-public protocol NumPyElement: Sendable {
+public protocol NumPyElement: Sendable, BitwiseCopyable {
   static var numpyDescriptor: String { get }
 }
 extension UInt8: NumPyElement { public static var numpyDescriptor: String { "|u1" } }
@@ -66,12 +66,19 @@ public enum NumPyArray {
   /// Parses and checks a header; the file size must equal header + data exactly, so a truncated or
   /// padded array is an error that names the file.
   public static func header(of bytes: [UInt8], path: String) throws(PipelineError) -> NumPyHeader {
+    try header(prefix: bytes, fileSize: bytes.count, path: path)
+  }
+
+  /// The same from the file's first bytes (at least the header's; more are ignored) and its size.
+  static func header(prefix bytes: [UInt8], fileSize: Int, path: String) throws(PipelineError) -> NumPyHeader {
     func bad(_ reason: String) -> PipelineError {
       .invalidArtifact("'\(path)' is not a valid .npy v1.0 file: \(reason); regenerate it with `tca run --force`")
     }
     guard bytes.count >= 10, Array(bytes[0..<8]) == magic else { throw bad("bad magic or version at byte 0") }
     let length = Int(bytes[8]) | (Int(bytes[9]) << 8)
-    guard bytes.count >= 10 + length else { throw bad("header of \(length) bytes is cut off at byte \(bytes.count)") }
+    guard fileSize >= 10 + length, bytes.count >= 10 + length else {
+      throw bad("header of \(length) bytes is cut off at byte \(fileSize)")
+    }
     let text = String(decoding: bytes[10..<(10 + length)], as: UTF8.self)
     guard let descriptor = field(text, "descr"), text.contains("'fortran_order': False") else {
       throw bad("header dict lacks 'descr' or is Fortran-ordered")
@@ -84,9 +91,9 @@ public enum NumPyArray {
     }
     let header = NumPyHeader(descriptor: descriptor, shape: shape, dataOffset: 10 + length)
     let expected = header.dataOffset + header.elementCount * header.elementSize
-    guard bytes.count == expected else {
+    guard fileSize == expected else {
       throw bad(
-        "data is \(bytes.count - header.dataOffset) bytes at byte \(header.dataOffset), shape \(shape) needs \(expected - header.dataOffset) (truncated or padded)"
+        "data is \(fileSize - header.dataOffset) bytes at byte \(header.dataOffset), shape \(shape) needs \(expected - header.dataOffset) (truncated or padded)"
       )
     }
     return header
@@ -98,25 +105,20 @@ public enum NumPyArray {
     return String(text[range.upperBound..<end])
   }
 
-  /// Reads a whole array of the expected element type.
+  /// Reads a whole array of the expected element type: the data goes straight from the file into
+  /// the array, the only copy held (a split's imported scores are gigabytes).
   public static func read<Element: NumPyElement>(
     _ type: Element.Type, from path: String
   ) throws(PipelineError) -> (values: [Element], shape: [Int]) {
-    let bytes = try FileSystem.readFile(path)
-    let header = try header(of: bytes, path: path)
+    let file = try FileSystem.openForReading(path)
+    // A v1.0 header is at most 10 + 65,535 bytes.
+    let header = try header(
+      prefix: try file.read(at: 0, count: min(file.size, 10 + 65_535)), fileSize: file.size, path: path)
     guard header.descriptor == Element.numpyDescriptor else {
       throw .invalidArtifact(
         "'\(path)' holds dtype '\(header.descriptor)', expected '\(Element.numpyDescriptor)'; regenerate it with `tca run --force`"
       )
     }
-    let count = header.elementCount
-    let values = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
-      bytes.withUnsafeBytes { raw in
-        let source = UnsafeRawBufferPointer(rebasing: raw[header.dataOffset...])
-        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
-      }
-      initialized = count
-    }
-    return (values, header.shape)
+    return (try file.read(Element.self, at: header.dataOffset, count: header.elementCount), header.shape)
   }
 }

@@ -26,6 +26,16 @@ public enum SafeTensors {
 
   /// The file's bytes.
   public static func encode(_ tensors: [Tensor], metadata: [String: String] = [:]) -> [UInt8] {
+    var bytes = prefix(tensors, metadata: metadata)
+    bytes.reserveCapacity(bytes.count + tensors.reduce(0) { $0 + $1.values.count * 4 })
+    for tensor in tensors {
+      tensor.values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    }
+    return bytes
+  }
+
+  /// The header length and the header: everything before the tensors' data.
+  static func prefix(_ tensors: [Tensor], metadata: [String: String]) -> [UInt8] {
     var header: [String: JSONValue] = [:]
     var offset = 0
     for tensor in tensors {
@@ -42,38 +52,59 @@ public enum SafeTensors {
     var headerBytes = Array(JSONValue.object(header).canonicalText().utf8)
     headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(8 + headerBytes.count + offset)
     let length = UInt64(headerBytes.count)
     for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
-    bytes += headerBytes
-    for tensor in tensors {
-      tensor.values.withUnsafeBytes { bytes.append(contentsOf: $0) }
-    }
-    return bytes
+    return bytes + headerBytes
   }
 
+  /// Writes `encode`'s bytes, the tensors straight from their arrays (a large tensor is not copied
+  /// into the file's bytes first).
   public static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to path: String) throws(PipelineError)
   {
-    try FileSystem.writeFile(path, encode(tensors, metadata: metadata))
+    try FileSystem.writeFile(path) { (file) throws(PipelineError) in
+      try file.append(prefix(tensors, metadata: metadata))
+      for tensor in tensors {
+        let failure = tensor.values.withUnsafeBytes { buffer -> PipelineError? in
+          do throws(PipelineError) { try file.append(buffer) } catch { return error }
+          return nil
+        }
+        if let failure { throw failure }
+      }
+    }
   }
 
   /// The tensors in data-offset order, and the metadata. Errors name `file`, the tensor and the field.
   public static func decode(_ bytes: [UInt8], file: String) throws(PipelineError) -> (
     tensors: [Tensor], metadata: [String: String]
   ) {
+    try decode(
+      fileSize: bytes.count, file: file, bytes: { Array(bytes[$0]) },
+      values: { start, count, dtype in
+        bytes.withUnsafeBytes { decodeValues($0, start: start, count: count, dtype: dtype) }
+      })
+  }
+
+  /// The same from a file's size, its bytes in a range (the header's) and the values of a tensor
+  /// (its first byte, element count and dtype), so that a file's tensors can be read straight into
+  /// their arrays.
+  static func decode(
+    fileSize: Int, file: String, bytes: (Range<Int>) throws(PipelineError) -> [UInt8],
+    values: (Int, Int, String) throws(PipelineError) -> [Float]
+  ) throws(PipelineError) -> (tensors: [Tensor], metadata: [String: String]) {
     func fail(_ reason: String) -> PipelineError {
       .invalidArtifact("'\(file)' is not a valid safetensors file: \(reason)")
     }
-    guard bytes.count >= 8 else { throw fail("it has \(bytes.count) bytes, fewer than the 8-byte header length") }
+    guard fileSize >= 8 else { throw fail("it has \(fileSize) bytes, fewer than the 8-byte header length") }
     var length: UInt64 = 0
-    for index in 0..<8 { length |= UInt64(bytes[index]) << UInt64(8 * index) }
-    guard length <= UInt64(bytes.count - 8) else {
-      throw fail("the header length \(length) runs past the end of the file (\(bytes.count) bytes)")
+    for (index, byte) in try bytes(0..<8).enumerated() { length |= UInt64(byte) << UInt64(8 * index) }
+    guard length <= UInt64(fileSize - 8) else {
+      throw fail("the header length \(length) runs past the end of the file (\(fileSize) bytes)")
     }
     let dataStart = 8 + Int(length)
     let header: JSONValue
+    let headerBytes = try bytes(8..<dataStart)
     do {
-      header = try JSONParser.parse(bytes[8..<dataStart])
+      header = try JSONParser.parse(headerBytes)
     } catch {
       throw fail("its JSON header: \(error.reason) at byte \(8 + error.offset)")
     }
@@ -108,15 +139,16 @@ public enum SafeTensors {
           "tensor '\(name)': data_offsets span \(end - begin) bytes, but shape \(shape) of \(dtype) needs \(count * size)"
         )
       }
-      guard dataStart + Int(end) <= bytes.count else {
+      guard dataStart + Int(end) <= fileSize else {
         throw fail(
-          "tensor '\(name)': data ends at byte \(dataStart + Int(end)), past the end of the file (\(bytes.count) bytes); the file is truncated"
+          "tensor '\(name)': data ends at byte \(dataStart + Int(end)), past the end of the file (\(fileSize) bytes); the file is truncated"
         )
       }
-      let values = bytes.withUnsafeBytes { raw in
-        decodeValues(raw, start: dataStart + Int(begin), count: count, dtype: dtype)
-      }
-      located.append((Int(begin), Int(end), Tensor(name: name, shape: shape, values: values)))
+      located.append(
+        (
+          Int(begin), Int(end),
+          Tensor(name: name, shape: shape, values: try values(dataStart + Int(begin), count, dtype))
+        ))
     }
     located.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
     var expected = 0
@@ -128,18 +160,39 @@ public enum SafeTensors {
       }
       expected = entry.end
     }
-    guard dataStart + expected == bytes.count else {
-      throw fail("the tensors end at byte \(dataStart + expected), but the file has \(bytes.count) bytes")
+    guard dataStart + expected == fileSize else {
+      throw fail("the tensors end at byte \(dataStart + expected), but the file has \(fileSize) bytes")
     }
     return (located.map(\.tensor), metadata)
   }
 
   public static func read(_ path: String) throws(PipelineError) -> (tensors: [Tensor], metadata: [String: String]) {
-    try decode(try FileSystem.readFile(path), file: path)
+    // Each tensor's data straight from the file into its array (float32) or through its own bytes.
+    let file = try FileSystem.openForReading(path)
+    return try decode(
+      fileSize: file.size, file: path,
+      bytes: { (range) throws(PipelineError) in
+        try file.read(at: range.lowerBound, count: range.count)
+      },
+      values: { (start, count, dtype) throws(PipelineError) in
+        #if _endian(little)
+          if dtype == "F32" { return try file.read(Float.self, at: start, count: count) }
+        #endif
+        let bytes = try file.read(at: start, count: count * elementSizes[dtype]!)
+        return bytes.withUnsafeBytes { decodeValues($0, start: 0, count: count, dtype: dtype) }
+      })
   }
 
   static func decodeValues(_ raw: UnsafeRawBufferPointer, start: Int, count: Int, dtype: String) -> [Float] {
     [Float](unsafeUninitializedCapacity: count) { output, initialized in
+      #if _endian(little)
+        if dtype == "F32" {
+          UnsafeMutableRawBufferPointer(output).copyMemory(
+            from: UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4 * count)]))
+          initialized = count
+          return
+        }
+      #endif
       for index in 0..<count {
         switch dtype {
         case "F32":

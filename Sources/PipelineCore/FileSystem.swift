@@ -101,6 +101,20 @@ public enum FileSystem {
     return result
   }
 
+  /// Opens a file for reads at given offsets (a large input's parts straight into the arrays they
+  /// belong in, with no copy of the whole file held).
+  public static func openForReading(_ path: String) throws(PipelineError) -> ReadableFile {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw .system("open", path: path, errno: errno) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else {
+      let code = errno
+      close(descriptor)
+      throw .system("stat", path: path, errno: code)
+    }
+    return ReadableFile(descriptor: descriptor, path: path, size: Int(info.st_size))
+  }
+
   public static func readText(_ path: String) throws(PipelineError) -> String {
     String(decoding: try readFile(path), as: UTF8.self)
   }
@@ -122,6 +136,18 @@ public enum FileSystem {
     guard descriptor >= 0 else { throw .system("create", path: path, errno: errno) }
     defer { close(descriptor) }
     try writeAll(descriptor, bytes, path: path)
+    guard fsync(descriptor) == 0 else { throw .system("fsync", path: path, errno: errno) }
+  }
+
+  /// Writes a file in pieces, in the order `body` appends them, and fsyncs it: a large file need
+  /// not be assembled in memory first. The caller makes it visible atomically, as for `writeFile`.
+  public static func writeFile(
+    _ path: String, appending body: (FileAppender) throws(PipelineError) -> Void
+  ) throws(PipelineError) {
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { throw .system("create", path: path, errno: errno) }
+    defer { close(descriptor) }
+    try body(FileAppender(descriptor: descriptor, path: path))
     guard fsync(descriptor) == 0 else { throw .system("fsync", path: path, errno: errno) }
   }
 
@@ -372,5 +398,83 @@ public final class OutputFile {
       descriptor = -1
     }
     guard fsync(descriptor) == 0 else { throw .system("fsync", path: path, errno: errno) }
+  }
+}
+
+/// A file open for reading (`FileSystem.openForReading`); closed when released.
+public final class ReadableFile {
+  let descriptor: Int32
+  public let path: String
+  /// Its size when opened.
+  public let size: Int
+
+  init(descriptor: Int32, path: String, size: Int) {
+    self.descriptor = descriptor
+    self.path = path
+    self.size = size
+  }
+
+  deinit { close(descriptor) }
+
+  /// Fills `buffer` with the bytes from `offset` on; an error when the file ends first.
+  public func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(PipelineError) {
+    var done = 0
+    while done < buffer.count {
+      let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw .system("read", path: path, errno: errno)
+      }
+      guard count > 0 else {
+        throw PipelineError(
+          .system, "cannot read '\(path)': it ends at byte \(offset + done), before byte \(offset + buffer.count)")
+      }
+      done += count
+    }
+  }
+
+  /// The `count` bytes from `offset` on.
+  public func read(at offset: Int, count: Int) throws(PipelineError) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    let failure = bytes.withUnsafeMutableBytes { buffer -> PipelineError? in
+      do throws(PipelineError) { try read(at: offset, into: buffer) } catch { return error }
+      return nil
+    }
+    if let failure { throw failure }
+    return bytes
+  }
+
+  /// `count` values of a trivial type from `offset` on, in the file's byte order.
+  public func read<Element: BitwiseCopyable>(_ type: Element.Type, at offset: Int, count: Int) throws(PipelineError)
+    -> [Element]
+  {
+    var failure: PipelineError?
+    let values = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+      do throws(PipelineError) { try read(at: offset, into: UnsafeMutableRawBufferPointer(buffer)) } catch {
+        failure = error
+        UnsafeMutableRawBufferPointer(buffer).initializeMemory(as: UInt8.self, repeating: 0)
+      }
+      initialized = count
+    }
+    if let failure { throw failure }
+    return values
+  }
+}
+
+/// Appends to a file `FileSystem.writeFile(_:appending:)` is writing.
+public struct FileAppender {
+  let descriptor: Int32
+  let path: String
+
+  public func append(_ bytes: UnsafeRawBufferPointer) throws(PipelineError) {
+    try FileSystem.writeAll(descriptor, bytes, path: path)
+  }
+
+  public func append(_ bytes: [UInt8]) throws(PipelineError) {
+    let failure = bytes.withUnsafeBytes { buffer -> PipelineError? in
+      do throws(PipelineError) { try append(buffer) } catch { return error }
+      return nil
+    }
+    if let failure { throw failure }
   }
 }

@@ -52,4 +52,28 @@ import Testing
     let span = errorMessage { _ = try SafeTensors.decode(odd, file: "m") }
     #expect(span.contains("span 1 bytes, but shape [1] of F32 needs 4"), "\(span)")
   }
+
+  @Test func writesEncodesBytesAndReadsFilesStraightIntoTheirArrays() throws {
+    let directory = try TemporaryDirectory()
+    let path = directory.path + "/m.safetensors"
+    try SafeTensors.write(tensors, metadata: ["format": "test"], to: path)
+    let bytes = try FileSystem.readFile(path)
+    #expect(bytes == SafeTensors.encode(tensors, metadata: ["format": "test"]))
+    let (read, metadata) = try SafeTensors.read(path)
+    #expect(read == tensors && metadata == ["format": "test"])
+    // From a file, a truncated tensor and a short file give the errors decoding their bytes gives.
+    try FileSystem.writeFile(path, Array(bytes.dropLast(3)))
+    let truncated = errorMessage { _ = try SafeTensors.read(path) }
+    #expect(truncated.contains("m.safetensors'") && truncated.contains("truncated"), "\(truncated)")
+    try FileSystem.writeFile(path, [1, 2, 3] as [UInt8])
+    let short = errorMessage { _ = try SafeTensors.read(path) }
+    #expect(short.contains("fewer than the 8-byte header length"), "\(short)")
+    // Other dtypes from a file: F16 and BF16 1.5.
+    let header =
+      #"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[2,4]}}"#
+    var mixed: [UInt8] = [UInt8(header.utf8.count), 0, 0, 0, 0, 0, 0, 0] + Array(header.utf8)
+    mixed += [0x00, 0x3E, 0xC0, 0x3F]
+    try FileSystem.writeFile(path, mixed)
+    #expect(try SafeTensors.read(path).tensors.map(\.values) == [[1.5], [1.5]])
+  }
 }

@@ -62,14 +62,19 @@ def adversarial_scores(rng: np.random.Generator, targets: np.ndarray, items: int
     return z
 
 
-@pytest.fixture(scope="module")
-def imported(tmp_path_factory):
+def prepared(root: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path, int]:
+    """MovieLens 100K's samples and trie in a store under `root`: (data, home, prepare artifact, item count)."""
     data = need_shared("movielens/ml-100k/u.data").parents[2]
-    root = tmp_path_factory.mktemp("imported-scores")
     home = root / "home"
     run(home, data, "run", "-q", "ml-100k", "--only", "prepare", "trie")
     prepare = (home / "runs" / "ml-100k" / "prepare").resolve()
-    items = sum(1 for _ in open(prepare / "items.jsonl"))
+    return data, home, prepare, sum(1 for _ in open(prepare / "items.jsonl"))
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("imported-scores")
+    data, home, prepare, items = prepared(root)
     rng = np.random.default_rng(7)
     scores = {}
     for split in ("valid", "test"):
@@ -135,3 +140,63 @@ def test_imported_scores_give_the_brute_force_distributions(imported, split):
     print(f"{split}: {CHECKED} samples, {branching} branching positions ({truncated} cut to k {K}, {tied} with "
           f"exact ties among the kept), largest error {worst:.3g}")
     assert truncated >= CHECKED // 2 and tied > 0  # the check saw real top-k cuts and ties
+
+
+TRAIN_PIPELINE_YAML = """\
+extends: {parent}
+description: imported train scores, memory (Tests/python/test_imported_scores.py)
+stages:
+  cf-scores:
+    uses: cf
+    params: {{model: external, scores_train: {train}, scores_valid: {valid}, scores_test: {test}}}
+  soft-labels-scores:
+    uses: soft-labels
+    inputs: {{cf: cf-scores}}
+    params: {{splits: [train], k: {k}}}
+"""
+
+
+def peak_memory(home: pathlib.Path, data: pathlib.Path, *arguments: str | os.PathLike) -> int:
+    """Runs tca and returns its peak resident set in bytes (of the process and every process it waited for)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "JOB_COMPLETION", "TCA_PARTITION"))}
+    env.update(TCA_HOME=str(home), TCA_DATA=str(data), TCA_PIPELINES=str(ROOT / "Pipelines"))
+    process = subprocess.Popen([str(BIN / "tca"), *map(str, arguments)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0, f"tca {' '.join(map(str, arguments))}:\n{errors}"
+    return usage.ru_maxrss * 1024
+
+
+def test_imported_train_scores_are_held_once(tmp_path):
+    """A split's scores are samples × items floats (Beauty's train split: 6.4 GB). Importing them (the cf stage)
+    and computing their soft labels each hold them once, not once per copy made on the way (the whole file read,
+    then decoded into an array, column 0 dropped into another, the artifact's bytes assembled before writing:
+    the cf stage peaked at 2.15 times this test's file)."""
+    data, home, prepare, items = prepared(tmp_path)
+    rng = np.random.default_rng(11)
+    paths = {}
+    for split in ("train", "valid", "test"):
+        rows = len(np.load(prepare / f"{split}.target.npy"))
+        paths[split] = tmp_path / f"{split}.npy"
+        # Column 0 for padding (dropped on import), written row block by row block.
+        matrix = np.lib.format.open_memmap(paths[split], mode="w+", dtype=np.float32, shape=(rows, items + 1))
+        for start in range(0, rows, 8192):
+            block = rng.normal(0.0, 2.0, (min(8192, rows - start), items + 1)).astype(np.float32)
+            matrix[start:start + len(block)] = block
+        matrix.flush()
+        del matrix
+    size = paths["train"].stat().st_size
+    assert size > 500e6  # large enough to dwarf the process's other memory
+    pipeline = tmp_path / "train-scores.yaml"
+    pipeline.write_text(TRAIN_PIPELINE_YAML.format(parent=ROOT / "Pipelines" / "ml-100k.yaml", k=K,
+                                                   **{split: path for split, path in paths.items()}))
+    imported_peak = peak_memory(home, data, "run", "-q", pipeline, "--only", "cf-scores")
+    labels_peak = peak_memory(home, data, "run", "-q", pipeline, "--only", "soft-labels-scores")
+    print(f"train scores {size / 1e6:.0f} MB: cf stage peak {imported_peak / 1e6:.0f} MB, "
+          f"soft-labels peak {labels_peak / 1e6:.0f} MB")
+    assert imported_peak < 1.5 * size, imported_peak
+    assert labels_peak < 1.5 * size, labels_peak
+    dataset = SoftLabelShards(home / "runs" / "train-scores" / "soft-labels-scores", "train")
+    assert len(dataset) == len(np.load(prepare / "train.target.npy"))

@@ -127,18 +127,23 @@ public enum ExternalModel {
     var tensors: [SafeTensors.Tensor] = []
     for split in SplitName.allCases {
       guard let path = scores[split] else { continue }
-      let (values, shape) = try NumPyArray.read(Float.self, from: path)
+      var (rows, shape) = try NumPyArray.read(Float.self, from: path)
       let expected = splitCounts[split] ?? 0
       guard shape.count == 2, shape[0] == expected, shape[1] == itemCount || shape[1] == itemCount + 1 else {
         throw .invalidArtifact(
           "'\(path)' has shape \(shape), expected (\(expected), \(itemCount)) or (\(expected), \(itemCount + 1)) with column 0 for padding: one row per \(split.rawValue) sample, in the samples artifact's order, and one column per item id"
         )
       }
-      var rows = values
       if shape[1] == itemCount + 1 {
-        rows = []
-        rows.reserveCapacity(expected * itemCount)
-        for row in 0..<expected { rows += values[(row * shape[1] + 1)..<((row + 1) * shape[1])] }
+        // Column 0 dropped in place (each row moves left by its row number; the array is the one
+        // copy of a split's scores held, which for a train split is gigabytes).
+        rows.withUnsafeMutableBufferPointer { buffer in
+          for row in 0..<expected {
+            (buffer.baseAddress! + row * itemCount).update(
+              from: buffer.baseAddress! + row * (itemCount + 1) + 1, count: itemCount)
+          }
+        }
+        rows.removeLast(expected)
       }
       if let bad = rows.firstIndex(where: { $0.isNaN || $0 == .infinity }) {
         throw .invalidArtifact(
