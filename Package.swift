@@ -157,6 +157,7 @@ let package = Package(
         "TestSupport", "SoftLabels", "CollaborativeFiltering", "TitleTrie", "Interactions", "LogIngest",
         "ArtifactFormats", "PipelineCore",
       ]),
-    .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PipelineCore"], exclude: ["Goldens"]),
+    .testTarget(
+      name: "EndToEndTests", dependencies: ["TestSupport", "DenseLinearAlgebra", "PipelineCore"], exclude: ["Goldens"]),
   ]
 )
