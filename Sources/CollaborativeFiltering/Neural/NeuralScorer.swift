@@ -13,8 +13,10 @@ final class NeuralScorer: EmbeddingScorer, @unchecked Sendable {
   /// Samples per forward pass: every pass has this shape (a short batch is padded), so a sample's
   /// vector never depends on the others in its batch. 64 rather than more, because the soft-label
   /// stage spreads user vectors over its threads in sub-batches of 64 and a padded pass costs the
-  /// full shape. (Rows of OpenBLAS's sgemm do not depend on the row count: the golden hashes are the
-  /// same with 256.)
+  /// full shape. (With OpenBLAS's SkylakeX kernels a row does not depend on the row count or on its
+  /// place in the pass: the golden hashes are the same with 256. With the Haswell kernels, on AVX2
+  /// Intel and AMD Zen, its last bits depend on its place in the pass, so callers that must give
+  /// the same bytes on every run start their passes at fixed samples, as the soft-label stage does.)
   static let batchSize = 64
 
   let itemCount: Int
