@@ -61,16 +61,16 @@ public enum SafeTensors {
   /// into the file's bytes first).
   public static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to path: String) throws(PipelineError)
   {
-    try FileSystem.writeFile(path) { (file) throws(PipelineError) in
-      try file.append(prefix(tensors, metadata: metadata))
-      for tensor in tensors {
-        let failure = tensor.values.withUnsafeBytes { buffer -> PipelineError? in
-          do throws(PipelineError) { try file.append(buffer) } catch { return error }
-          return nil
-        }
-        if let failure { throw failure }
+    let file = try OutputFile(path: path)
+    try file.write(prefix(tensors, metadata: metadata))
+    for tensor in tensors {
+      let failure = tensor.values.withUnsafeBytes { buffer -> PipelineError? in
+        do throws(PipelineError) { try file.write(buffer) } catch { return error }
+        return nil
       }
+      if let failure { throw failure }
     }
+    try file.close()
   }
 
   /// The tensors in data-offset order, and the metadata. Errors name `file`, the tensor and the field.

@@ -139,18 +139,6 @@ public enum FileSystem {
     guard fsync(descriptor) == 0 else { throw .system("fsync", path: path, errno: errno) }
   }
 
-  /// Writes a file in pieces, in the order `body` appends them, and fsyncs it: a large file need
-  /// not be assembled in memory first. The caller makes it visible atomically, as for `writeFile`.
-  public static func writeFile(
-    _ path: String, appending body: (FileAppender) throws(PipelineError) -> Void
-  ) throws(PipelineError) {
-    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw .system("create", path: path, errno: errno) }
-    defer { close(descriptor) }
-    try body(FileAppender(descriptor: descriptor, path: path))
-    guard fsync(descriptor) == 0 else { throw .system("fsync", path: path, errno: errno) }
-  }
-
   public static func writeText(_ path: String, _ text: String) throws(PipelineError) {
     try writeFile(path, Array(text.utf8))
   }
@@ -458,23 +446,5 @@ public final class ReadableFile {
     }
     if let failure { throw failure }
     return values
-  }
-}
-
-/// Appends to a file `FileSystem.writeFile(_:appending:)` is writing.
-public struct FileAppender {
-  let descriptor: Int32
-  let path: String
-
-  public func append(_ bytes: UnsafeRawBufferPointer) throws(PipelineError) {
-    try FileSystem.writeAll(descriptor, bytes, path: path)
-  }
-
-  public func append(_ bytes: [UInt8]) throws(PipelineError) {
-    let failure = bytes.withUnsafeBytes { buffer -> PipelineError? in
-      do throws(PipelineError) { try append(buffer) } catch { return error }
-      return nil
-    }
-    if let failure { throw failure }
   }
 }

@@ -68,7 +68,11 @@ struct GoldenStageHashesTests {
 
   @Test func stageOutputsMatchTheRecordedHashesUnlessTheVersionWasBumped() throws {
     let current = try currentHashes()
-    var recorded = try JSONParser.parse(try FileSystem.readFile(Self.goldenPath)).objectValue ?? [:]
+    func entries(_ path: String) throws -> [String: JSONValue] {
+      guard FileSystem.exists(path) else { return [:] }
+      return try JSONParser.parse(try FileSystem.readFile(path)).objectValue ?? [:]
+    }
+    var recorded = try entries(Self.goldenPath)
     if FileSystem.environment("RECORD_SNAPSHOTS") == "1" {
       if Self.kernel == Self.primaryKernel {
         try FileSystem.writeText(Self.goldenPath, JSONValue.object(current).prettyText())
@@ -77,9 +81,7 @@ struct GoldenStageHashesTests {
         // An entry depends on the kernels when this family's file already has it, or when it differs
         // from the main file's at the same stage version; new and re-versioned entries go to the
         // main file (a neural cf model's must then be recorded on a SkylakeX machine too).
-        var own =
-          FileSystem.exists(Self.kernelPath)
-          ? try JSONParser.parse(try FileSystem.readFile(Self.kernelPath)).objectValue ?? [:] : [:]
+        var own = try entries(Self.kernelPath)
         for (name, entry) in current where recorded[name] != entry {
           if own[name] != nil || recorded[name]?["stage_version"] == entry["stage_version"] {
             own[name] = entry
@@ -93,10 +95,7 @@ struct GoldenStageHashesTests {
       }
       return
     }
-    if FileSystem.exists(Self.kernelPath) {
-      let own = try JSONParser.parse(try FileSystem.readFile(Self.kernelPath)).objectValue ?? [:]
-      recorded.merge(own) { $1 }
-    }
+    recorded.merge(try entries(Self.kernelPath)) { $1 }
     for (name, entry) in current.sorted(by: { $0.key < $1.key }) {
       guard let golden = recorded[name] else {
         Issue.record("no golden for '\(name)'; record with RECORD_SNAPSHOTS=1")
