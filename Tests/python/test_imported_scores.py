@@ -43,10 +43,16 @@ stages:
 """
 
 
-def run(home: pathlib.Path, data: pathlib.Path, *arguments: str | os.PathLike) -> None:
+def environment(home: pathlib.Path, data: pathlib.Path) -> dict[str, str]:
+    """tca's environment: this store and data, and no partition from an array job."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "JOB_COMPLETION", "TCA_PARTITION"))}
     env.update(TCA_HOME=str(home), TCA_DATA=str(data), TCA_PIPELINES=str(ROOT / "Pipelines"))
-    result = subprocess.run([str(BIN / "tca"), *map(str, arguments)], env=env, capture_output=True, text=True)
+    return env
+
+
+def run(home: pathlib.Path, data: pathlib.Path, *arguments: str | os.PathLike) -> None:
+    result = subprocess.run([str(BIN / "tca"), *map(str, arguments)], env=environment(home, data),
+                            capture_output=True, text=True)
     assert result.returncode == 0, f"tca {' '.join(map(str, arguments))}:\n{result.stderr}"
 
 
@@ -171,10 +177,8 @@ sys.exit(os.waitstatus_to_exitcode(status))
 
 def peak_memory(home: pathlib.Path, data: pathlib.Path, *arguments: str | os.PathLike) -> int:
     """Runs tca and returns its peak resident set in bytes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "JOB_COMPLETION", "TCA_PARTITION"))}
-    env.update(TCA_HOME=str(home), TCA_DATA=str(data), TCA_PIPELINES=str(ROOT / "Pipelines"))
-    result = subprocess.run([sys.executable, "-c", PEAK_LAUNCHER, str(BIN / "tca"), *map(str, arguments)], env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", PEAK_LAUNCHER, str(BIN / "tca"), *map(str, arguments)],
+                            env=environment(home, data), capture_output=True, text=True)
     assert result.returncode == 0, f"tca {' '.join(map(str, arguments))}:\n{result.stderr}"
     return int(result.stdout.split()[-1]) * 1024
 
