@@ -43,25 +43,41 @@ public enum FastMath {
   public static func expNonPositive(_ x: Float) -> Float { expNonPositive(SIMD16(repeating: x))[0] }
 
   /// Writes `exp((values[i] − shift) · scale)` to `output[i]` for i in `0..<count`, where every
-  /// argument is at most 0 (`shift` is the maximum, `scale` > 0); −∞ scores give 0.
+  /// argument is at most 0 (`shift` is the maximum, `scale` > 0); −∞ scores give 0. With `scale`
+  /// 1 (β = 1, the default) the multiplication, which would not change a bit, is skipped: it is one
+  /// of the dozen multiplies per lane that bound this loop.
   public static func exponentiate(
     _ values: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int, shift: Float, scale: Float
+  ) {
+    if scale == 1 {
+      exponentiate(values, into: output, count: count, shift: shift, scale: scale, scaled: false)
+    } else {
+      exponentiate(values, into: output, count: count, shift: shift, scale: scale, scaled: true)
+    }
+  }
+
+  @inline(__always)
+  private static func exponentiate(
+    _ values: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>, count: Int, shift: Float, scale: Float,
+    scaled: Bool
   ) {
     let vectorCount = count / 16
     let shiftVector = SIMD16<Float>(repeating: shift)
     let scaleVector = SIMD16<Float>(repeating: scale)
+    @inline(__always) func argument(_ x: SIMD16<Float>) -> SIMD16<Float> {
+      scaled ? (x - shiftVector) * scaleVector : x - shiftVector
+    }
     let source = UnsafeRawPointer(values)
     let destination = UnsafeMutableRawPointer(output)
     for index in 0..<vectorCount {
       let x = source.loadUnaligned(fromByteOffset: index * 64, as: SIMD16<Float>.self)
-      destination.storeBytes(
-        of: expNonPositive((x - shiftVector) * scaleVector), toByteOffset: index * 64, as: SIMD16<Float>.self)
+      destination.storeBytes(of: expNonPositive(argument(x)), toByteOffset: index * 64, as: SIMD16<Float>.self)
     }
     let tail = count - vectorCount * 16
     if tail > 0 {
       var x = SIMD16<Float>(repeating: shift)
       for lane in 0..<tail { x[lane] = values[vectorCount * 16 + lane] }
-      let result = expNonPositive((x - shiftVector) * scaleVector)
+      let result = expNonPositive(argument(x))
       for lane in 0..<tail { output[vectorCount * 16 + lane] = result[lane] }
     }
   }

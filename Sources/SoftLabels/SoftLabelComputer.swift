@@ -106,9 +106,14 @@ public struct SoftLabelComputer: Sendable {
   /// `trie.itemTokenOffsets[i]..<trie.itemTokenOffsets[i + 1]`: walked once here, not per sample.
   let itemPaths: [UInt32]
   /// Aligned with `itemPaths`: the children of the node before each path position (the root before
-  /// the first), as (index of its first child in `trie.children`, child count), so a sample reads
-  /// its positions' nodes sequentially instead of at their scattered node ids.
-  let pathChildren: [SIMD2<UInt32>]
+  /// the first), as (index of its first child in `trie.children`, child count, the path's own
+  /// child's index among them), so a sample reads its positions' nodes sequentially instead of at
+  /// their scattered node ids and never searches for the target's child.
+  let pathChildren: [SIMD4<UInt32>]
+  /// The most positions of one item's path, and the most soft entries (kept children) its positions
+  /// take together: the sizes of a workspace's position buffers.
+  let maximumPositions: Int
+  let maximumSoftEntries: Int
 
   public init(trie: TitleTrie, k: Int?, beta: Double, type: ProbabilityType, excludeHistory: Bool) {
     self.trie = trie
@@ -168,16 +173,32 @@ public struct SoftLabelComputer: Sendable {
       paths.replaceSubrange(start..<(start + path.count), with: path)
     }
     itemPaths = paths
-    var children = [SIMD2<UInt32>](repeating: .zero, count: paths.count)
+    var children = [SIMD4<UInt32>](repeating: .zero, count: paths.count)
+    var (positions, softEntries) = (1, 1)
     for item in stride(from: 1, through: trie.itemCount, by: 1) {
       var node = TitleTrie.root
-      for position in Int(trie.itemTokenOffsets[item])..<Int(trie.itemTokenOffsets[item + 1]) {
-        let first = trie.childOffsets[Int(node)]
-        children[position] = SIMD2(UInt32(first), UInt32(trie.childOffsets[Int(node) + 1] - first))
+      let range = Int(trie.itemTokenOffsets[item])..<Int(trie.itemTokenOffsets[item + 1])
+      var entries = 0
+      for position in range {
+        let first = Int(trie.childOffsets[Int(node)])
+        let count = Int(trie.childOffsets[Int(node) + 1]) - first
+        // Children are numbered in token order, so their node ids increase.
+        var (low, high) = (first, first + count)
+        while low < high {
+          let middle = (low + high) / 2
+          if trie.children[middle] < paths[position] { low = middle + 1 } else { high = middle }
+        }
+        let own = low - first
+        children[position] = SIMD4(UInt32(first), UInt32(count), UInt32(own), 0)
+        entries += count == 1 ? 1 : min(count, k ?? count)
         node = paths[position]
       }
+      positions = max(positions, range.count)
+      softEntries = max(softEntries, entries)
     }
     pathChildren = children
+    maximumPositions = positions
+    maximumSoftEntries = softEntries
   }
 
   var scale: Float { Float(1 / beta) }
@@ -196,6 +217,12 @@ public struct SoftLabelComputer: Sendable {
     let stored: UnsafeMutablePointer<Float>
     let order: UnsafeMutablePointer<Int32>
     let keys: UnsafeMutablePointer<UInt64>
+    /// One sample's columns as `finish` builds them (per position: node, soft offset; per kept
+    /// child: token, stored probability), appended to its `SampleLabels` in one copy each.
+    let nodes: UnsafeMutablePointer<UInt32>
+    let softOffsets: UnsafeMutablePointer<UInt32>
+    let softIDs: UnsafeMutablePointer<UInt32>
+    let softProbabilities: UnsafeMutablePointer<Float>
     let sample: Sample
 
     init(computer: SoftLabelComputer) {
@@ -222,6 +249,14 @@ public struct SoftLabelComputer: Sendable {
       order.initialize(repeating: 0, count: widest)
       keys = .allocate(capacity: widest)
       keys.initialize(repeating: 0, count: widest)
+      nodes = .allocate(capacity: computer.maximumPositions)
+      nodes.initialize(repeating: 0, count: computer.maximumPositions)
+      softOffsets = .allocate(capacity: computer.maximumPositions + 1)
+      softOffsets.initialize(repeating: 0, count: computer.maximumPositions + 1)
+      softIDs = .allocate(capacity: computer.maximumSoftEntries)
+      softIDs.initialize(repeating: 0, count: computer.maximumSoftEntries)
+      softProbabilities = .allocate(capacity: computer.maximumSoftEntries)
+      softProbabilities.initialize(repeating: 0, count: computer.maximumSoftEntries)
       sample = computer.makeSample()
     }
 
@@ -234,6 +269,10 @@ public struct SoftLabelComputer: Sendable {
       single.deallocate()
       order.deallocate()
       keys.deallocate()
+      nodes.deallocate()
+      softOffsets.deallocate()
+      softIDs.deallocate()
+      softProbabilities.deallocate()
     }
   }
 
@@ -437,38 +476,51 @@ public struct SoftLabelComputer: Sendable {
     // Indexed by trie position: only the subtree's positions are ever read.
     let exponentials = workspace.exponentials - sample.subtreeStart
     let scores = sample.subtree - sample.subtreeStart
+    let (nodes, offsets, ids, probabilities) =
+      (workspace.nodes, workspace.softOffsets, workspace.softIDs, workspace.softProbabilities)
+    var entries = 0
+    var invalid = false
     var node = TitleTrie.root
     for position in 0..<positions {
-      result.nodes.append(node)
+      nodes[position] = node
+      offsets[position] = UInt32(truncatingIfNeeded: entries)
       let next = itemPaths[sample.pathStart &+ position]
       let children = pathChildren[sample.pathStart &+ position]
       let firstChild = Int(children.x)
       let childCount = Int(children.y)
       if childCount == 1 {
         // The only child is the target's own token.
-        result.softIDs.append(result.labels[position])
-        result.softProbabilities.append(1)
+        ids[entries] = result.labels[position]
+        probabilities[entries] = 1
+        entries &+= 1
         statistics.addSingleChild(depth: position)
       } else {
+        let masses: UnsafeMutablePointer<Double>
+        let total: Double
         if node == TitleTrie.root {
           // The root's masses are the streamed segment masses (segment 0: items ending at the root).
-          let masses = sample.masses + 1
-          let total = sample.masses[0] + FastMath.sum(masses, count: childCount)
-          appendPosition(
-            firstChild: firstChild, childCount: childCount, next: next, depth: position, masses: masses, total: total,
-            workspace: workspace, into: &result, statistics: &statistics)
+          masses = sample.masses + 1
+          total = sample.masses[0] + FastMath.sum(masses, count: childCount)
         } else {
-          let total = masses(
+          masses = workspace.masses
+          total = self.masses(
             node: node, firstChild: firstChild, childCount: childCount, scores: scores, exponentials: exponentials,
             local: workspace.local - sample.subtreeStart, workspace: workspace)
-          appendPosition(
-            firstChild: firstChild, childCount: childCount, next: next, depth: position, masses: workspace.masses,
-            total: total, workspace: workspace, into: &result, statistics: &statistics)
         }
+        if total.isNaN { invalid = true }
+        entries &+= appendPosition(
+          firstChild: firstChild, childCount: childCount, targetIndex: Int(children.z), depth: position,
+          masses: masses, total: total, workspace: workspace, at: entries, statistics: &statistics)
       }
-      result.softOffsets.append(UInt32(result.softIDs.count))
       node = next
     }
+    offsets[positions] = UInt32(truncatingIfNeeded: entries)
+    if invalid { result.hasInvalidScores = true }
+    result.nodes.append(contentsOf: UnsafeBufferPointer(start: nodes, count: positions))
+    // `reset` left the leading 0.
+    result.softOffsets.append(contentsOf: UnsafeBufferPointer(start: offsets + 1, count: positions))
+    result.softIDs.append(contentsOf: UnsafeBufferPointer(start: ids, count: entries))
+    result.softProbabilities.append(contentsOf: UnsafeBufferPointer(start: probabilities, count: entries))
     statistics.samples += 1
   }
 
@@ -495,21 +547,13 @@ public struct SoftLabelComputer: Sendable {
   }
 
   /// Turns `masses[0..<childCount]` (the children's masses; `total` the node's; overwritten with
-  /// their probabilities) into the position's probabilities, keeps the top k and adds the position to `statistics`.
+  /// their probabilities) into the position's probabilities, writes the kept children's tokens and
+  /// stored probabilities to the workspace's soft entries from `at`, adds the position to
+  /// `statistics` and returns how many it kept.
   private func appendPosition(
-    firstChild: Int, childCount: Int, next: UInt32, depth: Int, masses: UnsafeMutablePointer<Double>, total: Double,
-    workspace: Workspace, into result: inout SampleLabels, statistics: inout LabelStatistics
-  ) {
-    if total.isNaN { result.hasInvalidScores = true }
-    // Children are numbered in token order, so their node ids increase: find the target's by
-    // binary search.
-    var low = firstChild
-    var high = firstChild + childCount
-    while low < high {
-      let middle = (low + high) / 2
-      if trie.children[middle] < next { low = middle + 1 } else { high = middle }
-    }
-    let targetIndex = low - firstChild
+    firstChild: Int, childCount: Int, targetIndex: Int, depth: Int, masses: UnsafeMutablePointer<Double>,
+    total: Double, workspace: Workspace, at entry: Int, statistics: inout LabelStatistics
+  ) -> Int {
     let inverse = total > 0 ? 1 / total : 0
     let (single, stored) = (workspace.single, workspace.stored)
     for index in 0..<childCount {
@@ -526,18 +570,20 @@ public struct SoftLabelComputer: Sendable {
     var keptMass: Double = 0
     var targetKept = false
     let order = workspace.order
+    let (ids, probabilities) = (workspace.softIDs + entry, workspace.softProbabilities + entry)
     childTokens.withUnsafeBufferPointer { tokens in
-      result.softIDs.append(contentsOf: (0..<kept).lazy.map { tokens[firstChild &+ Int(order[$0])] })
-    }
-    result.softProbabilities.append(contentsOf: (0..<kept).lazy.map { stored[Int(order[$0])] })
-    for slot in 0..<kept {
-      let index = Int(order[slot])
-      keptMass += masses[index]
-      if index == targetIndex { targetKept = true }
+      for slot in 0..<kept {
+        let index = Int(order[slot])
+        ids[slot] = tokens[firstChild &+ index]
+        probabilities[slot] = stored[index]
+        keptMass += masses[index]
+        if index == targetIndex { targetKept = true }
+      }
     }
     statistics.add(
       depth: depth, branching: true, entropy: entropy, kept: keptMass, keptCount: kept, target: targetProbability,
       targetKept: targetKept)
+    return kept
   }
 
   /// Fills `workspace.masses[0..<childCount]` with the children's masses and returns the node's.

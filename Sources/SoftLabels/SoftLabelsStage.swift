@@ -231,11 +231,17 @@ enum ScoreSource {
     let chunks: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let chunkStorage: UnsafeMutablePointer<Float>
     let maxima: UnsafeMutablePointer<Float>
+    /// One unit's user vectors, in whole tiles.
+    let users: UnsafeMutablePointer<Float>
     /// One unit's labels, encoded before the next unit overwrites them.
     let results: UnsafeMutablePointer<SampleLabels>
 
     init(computer: SoftLabelComputer, dimension: Int) {
       self.computer = computer
+      let tiles = (SoftLabelsStage.unitSize + PackedItems.usersPerTile - 1) / PackedItems.usersPerTile
+      let capacity = max(1, tiles * PackedItems.usersPerTile * dimension)
+      users = .allocate(capacity: capacity)
+      users.initialize(repeating: 0, count: capacity)
       results = .allocate(capacity: SoftLabelsStage.unitSize)
       results.initialize(repeating: SampleLabels(), count: SoftLabelsStage.unitSize)
       workspace = computer.makeWorkspace()
@@ -256,6 +262,7 @@ enum ScoreSource {
       chunkStorage.deallocate()
       chunks.deallocate()
       maxima.deallocate()
+      users.deallocate()
     }
 
     func sample(_ index: Int) -> SoftLabelComputer.Sample {
@@ -274,14 +281,13 @@ enum ScoreSource {
     switch self {
     case .embedding(let scorer, let items):
       // User vectors in fixed sub-batches of 64 from the unit's start (units are multiples of 64
-      // from the shard's start), so a sample's vector does not depend on the thread count. Rows
-      // past the range stay 0: they pad the last tile.
+      // from the shard's start), so a sample's vector does not depend on the thread count.
       let dimension = scorer.dimension
       let tile = PackedItems.usersPerTile
       let tiles = (range.count + tile - 1) / tile
-      let users = UnsafeMutablePointer<Float>.allocate(capacity: tiles * tile * dimension)
-      defer { users.deallocate() }
-      users.initialize(repeating: 0, count: tiles * tile * dimension)
+      let users = lane.users
+      // The sub-batches below write every row of the range; the rows past it pad the last tile.
+      (users + range.count * dimension).update(repeating: 0, count: (tiles * tile - range.count) * dimension)
       for lower in stride(from: range.lowerBound, to: range.upperBound, by: Self.userChunk) {
         let sub = lower..<min(range.upperBound, lower + Self.userChunk)
         scorer.userVectors(samples, range: sub, into: users + (lower - range.lowerBound) * dimension)
