@@ -1068,7 +1068,7 @@ def main() -> None:
     parser.add_argument("--beta", type=float, default=1.0)
     parser.add_argument("--k", default="64", help="ours: children kept per position (a number or 'all')")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="ours: stored probabilities")
-    parser.add_argument("--zstd-level", type=int, default=3, help="ours: shard compression level")
+    parser.add_argument("--zstd-level", type=int, default=1, help="ours: shard compression level (the stage's default)")
     parser.add_argument("--cf-epochs", type=int, default=3, help="SASRec epochs (throughput does not depend on them)")
     parser.add_argument("--compress-mb", type=float, default=16, help="raw MB of our shards recompressed per level")
     parser.add_argument("--output", help="write the results as JSON to this file")
