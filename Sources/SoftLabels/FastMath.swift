@@ -133,7 +133,9 @@ public enum FastMath {
       x.replace(with: 0, where: lanes .>= SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: end &- index)))
       total += SIMD8<Double>(x)
     }
-    total = (total + second) + (third + fourth)
+    // Below 32 floats the other three are +0 and adding them changes no bit (a sum that starts at
+    // +0 is never −0): skipped, the short ranges of small children are most of the calls.
+    if end &- start >= 32 { total = (total + second) + (third + fourth) }
     let fours = total.lowHalf + total.highHalf
     let twos = fours.lowHalf + fours.highHalf
     return twos[0] + twos[1]

@@ -101,6 +101,11 @@ public struct SoftLabelComputer: Sendable {
   let childStarts: [UInt32]
   let chunkPieceOffsets: [Int32]
   let chunkLastSegment: [Int32]
+  /// Per chunk, the root segment that started in an earlier chunk and goes on in this one, or -1:
+  /// every other piece is its segment's first, so the masses need no zeroing per sample (a piece
+  /// writes its sum; the carried one adds to it), except the segments no piece covers (`emptySegments`).
+  let chunkCarriedSegment: [Int32]
+  let emptySegments: [Int]
   /// Every item's path (`TitleTrie.path(ofItem:)`), aligned with `trie.itemTokens` (a path has a
   /// node per token, as the trie's invariants check), so item i's is at
   /// `trie.itemTokenOffsets[i]..<trie.itemTokenOffsets[i + 1]`: walked once here, not per sample.
@@ -165,6 +170,13 @@ public struct SoftLabelComputer: Sendable {
     chunkSegments = pieces
     chunkPieceOffsets = offsets
     chunkLastSegment = last
+    chunkCarriedSegment = (0..<last.count).map { chunk in
+      guard chunk > 0 else { return -1 }
+      let segment = Int(last[chunk - 1])
+      let start = chunk * Self.chunkItems
+      return boundaries[segment] < start && boundaries[segment + 1] > start ? Int32(segment) : -1
+    }
+    emptySegments = (0..<(boundaries.count - 1)).filter { boundaries[$0] == boundaries[$0 + 1] }
     var paths = [UInt32](repeating: 0, count: trie.itemTokens.count)
     var path: [UInt32] = []
     for item in stride(from: 1, through: trie.itemCount, by: 1) {
@@ -289,7 +301,8 @@ public struct SoftLabelComputer: Sendable {
     var maximum = -Float.infinity
     /// The root segment the next chunk starts in.
     var segment = 0
-    /// The root's segment masses so far, relative to `maximum`.
+    /// The root's segment masses so far, relative to `maximum` (a segment's is stale until the
+    /// first chunk with its items writes it).
     let masses: UnsafeMutablePointer<Double>
     let segmentCount: Int
     /// The scores of the target's first-token subtree, `subtreeStart..<subtreeEnd` in trie order.
@@ -360,7 +373,7 @@ public struct SoftLabelComputer: Sendable {
     sample.maximum = -.infinity
     sample.segment = 0
     sample.chunkStart = 0
-    sample.masses.update(repeating: 0, count: sample.segmentCount)
+    for segment in emptySegments { sample.masses[segment] = 0 }
     sample.pathStart = Int(trie.itemTokenOffsets[Int(target)])
     sample.pathCount = Int(trie.itemTokenOffsets[Int(target) + 1]) - sample.pathStart
     if sample.pathCount > 0 {
@@ -415,33 +428,52 @@ public struct SoftLabelComputer: Sendable {
     chunkSegments.withUnsafeBufferPointer { pieces in
       chunkPieceOffsets.withUnsafeBufferPointer { offsets in
         // The same sums as `FastMath.sum` (zeros in the unused lanes add nothing): one to four
-        // items without a vector reduction, longer pieces with it.
+        // items without a vector reduction, longer pieces with it. Each piece writes its segment's
+        // mass; the segment carried over from the last chunk then gets its earlier mass added
+        // (the bits of adding the piece to it: addition commutes).
         let masses = sample.masses
+        let carried = Int(chunkCarriedSegment[chunkIndex])
+        let earlier = carried >= 0 ? masses[carried] : 0
         let classes = chunkIndex &* 5
         func range(_ pieceClass: Int) -> Range<Int> {
           Int(offsets[classes &+ pieceClass])..<Int(offsets[classes &+ pieceClass &+ 1])
         }
         for piece in range(0) {
-          masses[Int(pieces[piece].x)] += Double(chunk[Int(pieces[piece].y)])
+          masses[Int(pieces[piece].x)] = Double(chunk[Int(pieces[piece].y)])
         }
         for piece in range(1) {
           let at = chunk + Int(pieces[piece].y)
-          masses[Int(pieces[piece].x)] += Double(at[0]) + Double(at[1])
+          masses[Int(pieces[piece].x)] = Double(at[0]) + Double(at[1])
         }
         for piece in range(2) {
           let at = chunk + Int(pieces[piece].y)
-          masses[Int(pieces[piece].x)] += (Double(at[0]) + Double(at[2])) + Double(at[1])
+          masses[Int(pieces[piece].x)] = (Double(at[0]) + Double(at[2])) + Double(at[1])
         }
         for piece in range(3) {
           let at = chunk + Int(pieces[piece].y)
-          masses[Int(pieces[piece].x)] += (Double(at[0]) + Double(at[2])) + (Double(at[1]) + Double(at[3]))
+          masses[Int(pieces[piece].x)] = (Double(at[0]) + Double(at[2])) + (Double(at[1]) + Double(at[3]))
         }
         for piece in range(4) {
-          masses[Int(pieces[piece].x)] += FastMath.sum(chunk, from: Int(pieces[piece].y), to: Int(pieces[piece].z))
+          masses[Int(pieces[piece].x)] = FastMath.sum(chunk, from: Int(pieces[piece].y), to: Int(pieces[piece].z))
         }
+        if carried >= 0 { masses[carried] = earlier + masses[carried] }
       }
     }
     sample.segment = Int(chunkLastSegment[chunkIndex])
+  }
+
+  /// Reads the per-position entries of the sample's path (a cache line at a time) and returns
+  /// a value made of them: called for the next sample before `finish`ing one, so that the next
+  /// one's scattered path entries arrive while this one is computed.
+  func touch(_ sample: Sample) -> UInt32 {
+    var value: UInt32 = 0
+    for position in stride(from: sample.pathStart, to: sample.pathStart &+ sample.pathCount, by: 4) {
+      value ^= pathChildren[position].x
+    }
+    for position in stride(from: sample.pathStart, to: sample.pathStart &+ sample.pathCount, by: 16) {
+      value ^= itemPaths[position]
+    }
+    return value
   }
 
   /// The sample's labels once all its chunks are in.
