@@ -31,11 +31,23 @@ struct LabelStatistics: Equatable, Sendable {
   var entropyByDepth: [Double] = []
   var keptMassByDepth: [Double] = []
 
-  mutating func add(
-    depth: Int, branching: Bool, entropy: Double, kept: Double, keptCount: Int, target: Double, targetKept: Bool
-  ) {
-    addPosition(depth: depth, keptCount: keptCount)
-    guard branching else { return }
+  /// Counts a sample of `positions` positions that kept `keptChildren` soft entries in all (its
+  /// branching positions are added one by one, `addBranching`): each depth's array is touched once
+  /// per sample, not once per position.
+  mutating func addSample(positions: Int, keptChildren: Int) {
+    samples &+= 1
+    self.positions &+= positions
+    self.keptChildren &+= keptChildren
+    while positionsByDepth.count < positions { appendDepth() }
+    positionsByDepth.withUnsafeMutableBufferPointer { counts in
+      for depth in 0..<positions { counts[depth] &+= 1 }
+    }
+  }
+
+  /// Adds a branching position at `depth`: its entropy, the mass its kept children carry, the
+  /// target token's probability and whether the target was kept.
+  mutating func addBranching(depth: Int, entropy: Double, kept: Double, target: Double, targetKept: Bool) {
+    while positionsByDepth.count <= depth { appendDepth() }
     branchingPositions += 1
     branchingByDepth[depth] += 1
     entropySum += entropy
@@ -48,19 +60,6 @@ struct LabelStatistics: Equatable, Sendable {
     // than trapping in the conversion.
     let scaled = target * Double(Self.histogramBins)
     targetHistogram[scaled.isNaN ? 0 : Int(min(Double(Self.histogramBins - 1), max(0, scaled)))] += 1
-  }
-
-  /// `add` for a position whose node has one child (probability 1, kept): the same counts.
-  @inline(__always)
-  mutating func addSingleChild(depth: Int) { addPosition(depth: depth, keptCount: 1) }
-
-  /// What every position counts, branching or not.
-  @inline(__always)
-  private mutating func addPosition(depth: Int, keptCount: Int) {
-    positions &+= 1
-    keptChildren &+= keptCount
-    while positionsByDepth.count <= depth { appendDepth() }
-    positionsByDepth.withUnsafeMutableBufferPointer { $0[depth] &+= 1 }
   }
 
   /// Adds `other`'s counts and sums to these (used in shard order).

@@ -525,7 +525,6 @@ public struct SoftLabelComputer: Sendable {
         ids[entries] = result.labels[position]
         probabilities[entries] = 1
         entries &+= 1
-        statistics.addSingleChild(depth: position)
       } else {
         let masses: UnsafeMutablePointer<Double>
         let total: Double
@@ -553,7 +552,7 @@ public struct SoftLabelComputer: Sendable {
     result.softOffsets.append(contentsOf: UnsafeBufferPointer(start: offsets + 1, count: positions))
     result.softIDs.append(contentsOf: UnsafeBufferPointer(start: ids, count: entries))
     result.softProbabilities.append(contentsOf: UnsafeBufferPointer(start: probabilities, count: entries))
-    statistics.samples += 1
+    statistics.addSample(positions: positions, keptChildren: entries)
   }
 
   /// Fills `workspace.masses[0..<childCount]` with the masses of the children of `node` (not the
@@ -612,9 +611,8 @@ public struct SoftLabelComputer: Sendable {
         if index == targetIndex { targetKept = true }
       }
     }
-    statistics.add(
-      depth: depth, branching: true, entropy: entropy, kept: keptMass, keptCount: kept, target: targetProbability,
-      targetKept: targetKept)
+    statistics.addBranching(
+      depth: depth, entropy: entropy, kept: keptMass, target: targetProbability, targetKept: targetKept)
     return kept
   }
 
