@@ -60,13 +60,13 @@ public struct SampleLabels: Sendable, Equatable {
 /// (one vectorised pass), and the root's children's masses Σ e over their item ranges accumulated in
 /// double precision; when a later chunk raises the maximum, the masses so far are multiplied by
 /// exp((m_old − m_new)/β), so every mass ends relative to the sample's maximum. The scores of the
-/// target's first-token subtree are kept, and `finish` computes the deeper positions from them: per
-/// position with node v and children c, mass(c) = Σ e over c's item range, the node's mass is the sum
-/// of its children's plus that of items ending at v, and p(c) = mass(c)/mass(v). A node with one
-/// child gives it probability 1 with no arithmetic. When a node's mass falls below 1e-20 (its items
-/// score far below the sample's best, as with a small β), its masses are recomputed from the scores
-/// with the node's own maximum, so no distribution is lost to underflow: the scores are never
-/// truncated. Kept per position: the `k` most probable children (every child when `k` is nil),
+/// target's first-token subtree are kept, and `finish` computes the deeper positions from them, with
+/// exponentials relative to the subtree's maximum: per position with node v and children c,
+/// mass(c) = Σ e over c's item range, the node's mass is the sum of its children's plus that of items
+/// ending at v, and p(c) = mass(c)/mass(v). A node with one child gives it probability 1 with no
+/// arithmetic. When a node's mass falls below `recomputeBelow` (e⁻¹⁶: its items score far below the
+/// subtree's best, as with a small β), its masses are recomputed from the scores with the node's own
+/// maximum, so no distribution loses precision or underflows: the scores are never truncated. Kept per position: the `k` most probable children (every child when `k` is nil),
 /// ordered by stored probability, descending, then token id.
 ///
 /// The chunking is fixed, so a sample's labels have the same bits whichever way its scores arrive.
@@ -499,11 +499,14 @@ public struct SoftLabelComputer: Sendable {
     result.labels.append(contentsOf: trie.tokens(ofItem: target))
     let positions = sample.pathCount
     if !sample.maximum.isFinite && sample.maximum > 0 { result.hasInvalidScores = true }
-    let shift = sample.maximum.isFinite ? sample.maximum : 0
     let subtreeCount = sample.subtreeEnd - sample.subtreeStart
     if positions > 1 {
+      // The deeper positions' exponentials are relative to the subtree's own maximum: a node's
+      // probabilities do not depend on it, and the nearer it is, the fewer bits z − m loses.
+      let maximum = FastMath.maximum(sample.subtree, count: subtreeCount)
       FastMath.exponentiate(
-        sample.subtree, into: workspace.exponentials, count: subtreeCount, shift: shift, scale: scale)
+        sample.subtree, into: workspace.exponentials, count: subtreeCount, shift: maximum.isFinite ? maximum : 0,
+        scale: scale)
     }
     // Indexed by trie position: only the subtree's positions are ever read.
     let exponentials = workspace.exponentials - sample.subtreeStart
@@ -555,18 +558,26 @@ public struct SoftLabelComputer: Sendable {
     statistics.addSample(positions: positions, keptChildren: entries)
   }
 
+  /// A node below the root whose mass, relative to the maximum of the target's first-token subtree,
+  /// is below e⁻¹⁶ has its masses recomputed relative to its own maximum. Underflow is the lesser
+  /// reason: a score far below the maximum loses bits in z − m (a float of magnitude 32–64 is
+  /// exact to 2⁻¹⁹, so two items 41 nats down could split a probability of ½ off by 9.5e-7). Above
+  /// e⁻¹⁶, a node's heavy items are within 16 + ln(its item count) nats of the maximum, where the
+  /// difference is exact to 2⁻²⁰ or better.
+  static let recomputeBelow = 1.125_351_747_192_591e-7
+
   /// Fills `workspace.masses[0..<childCount]` with the masses of the children of `node` (not the
-  /// root) and returns the node's, recomputing them relative to the node's own maximum when the
-  /// sample's maximum leaves them below 1e-20. `scores`, `exponentials` and the scratch `local` are
-  /// indexed by trie position.
+  /// root) and returns the node's, recomputing them relative to the node's own maximum when they
+  /// are below `recomputeBelow`. `scores`, `exponentials` and the scratch `local` are indexed by
+  /// trie position.
   private func masses(
     node: UInt32, firstChild: Int, childCount: Int, scores: UnsafeMutablePointer<Float>,
     exponentials: UnsafeMutablePointer<Float>, local: UnsafeMutablePointer<Float>, workspace: Workspace
   ) -> Double {
     let total = masses(
       node: node, firstChild: firstChild, childCount: childCount, exponentials: exponentials, workspace: workspace)
-    guard !(total >= 1e-20) else { return total }
-    // Far below the sample's maximum: redo this node relative to its own maximum.
+    guard !(total >= Self.recomputeBelow) else { return total }
+    // Far below the subtree's maximum: redo this node relative to its own maximum.
     let nodeStart = Int(trie.itemStart[Int(node)])
     let nodeEnd = Int(trie.itemEnd[Int(node)])
     let localMaximum = FastMath.maximum(scores + nodeStart, count: nodeEnd - nodeStart)

@@ -132,6 +132,24 @@ struct SoftLabelComputerTests {
     }
   }
 
+  @Test func branchesFarBelowTheBestKeepTheirPrecision() throws {
+    // Items 41 nats below the best: as floats of magnitude 32–64, z − m is exact only to 2⁻¹⁹, and
+    // these two round in opposite directions (found by search), so exponentials relative to the
+    // sample's best would split their ½ off by 9.5e-7. Items 3 and 4 share a node below item 2
+    // (their first-token subtree's best, still 40 nats above them: the node is recomputed from its
+    // own maximum); items 5 and 6 are the best of their own subtree (its maximum is the shift).
+    let sequences: [[UInt32]] = [[1, 99], [2, 5, 99], [2, 3, 6, 99], [2, 3, 7, 99], [8, 9, 99], [8, 10, 99]]
+    let trie = try TitleTrie(sequences: sequences)
+    let (best, low, high): (Float, Float, Float) = (15.959_627, -25.165_89, -25.165_87)
+    let scores: [Float] = [best, best - 1, low, high, low, high]
+    let computer = SoftLabelComputer(trie: trie, k: nil, beta: 1, type: .float32, excludeHistory: false)
+    for target: UInt32 in [3, 5] {
+      let labels = computeLabels(computer, scores: scores, target: target)
+      check(
+        labels, sequences: sequences, scores: scores, beta: 1, target: target, k: nil, trie: trie, tolerance: 3e-7)
+    }
+  }
+
   @Test func historyItemsGetNoMassButTheTargetKeepsItsOwn() throws {
     let sequences = randomSequences(items: 120, seed: 21)
     let trie = try TitleTrie(sequences: sequences)
