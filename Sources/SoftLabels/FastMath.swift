@@ -12,8 +12,10 @@ public enum FastMath {
   /// 2 ulp of the correctly rounded value for `x ≥ -87.3`; below that the result is 0 (it would be
   /// subnormal, below 1.2e-38 of the maximum's mass, and is dropped). NaN stays NaN.
   ///
-  /// Cephes `expf`: n = round(x / ln 2), r = x − n·ln 2 in two parts, e^r by its degree-7 Taylor-like
-  /// minimax polynomial, times 2ⁿ assembled in the exponent bits.
+  /// Cephes' reduction: n = round(x / ln 2), r = x − n·ln 2 in two parts (|r| ≤ ln 2 / 2), then
+  /// e^r = 1 + r + r²·q(r) with q of degree 4 (one term fewer than Cephes' `expf`: its coefficients
+  /// are a minimax fit of (e^r − 1 − r)/r² for the relative error of e^r, 4e-9 with the float
+  /// coefficients), times 2ⁿ assembled in the exponent bits.
   @inline(__always)
   public static func expNonPositive(_ x: SIMD16<Float>) -> SIMD16<Float> {
     // Lanes below the lowest argument compute garbage (−∞ even NaN) that the last line replaces
@@ -27,11 +29,10 @@ public enum FastMath {
     let n = shifted - magic
     var r = x.addingProduct(n, SIMD16(repeating: -0.693_359_375))
     r = r.addingProduct(n, SIMD16(repeating: 2.121_944_4e-4))
-    var p = SIMD16<Float>(repeating: 1.398_199_95e-3).addingProduct(SIMD16(repeating: 1.987_569_15e-4), r)
-    p = SIMD16<Float>(repeating: 8.333_451_9e-3).addingProduct(p, r)
-    p = SIMD16<Float>(repeating: 4.166_579_59e-2).addingProduct(p, r)
-    p = SIMD16<Float>(repeating: 1.666_666_55e-1).addingProduct(p, r)
-    p = SIMD16<Float>(repeating: 5.000_000_12e-1).addingProduct(p, r)
+    var p = SIMD16<Float>(repeating: 8.368_710_06e-3).addingProduct(SIMD16(repeating: 1.381_461_28e-3), r)
+    p = SIMD16<Float>(repeating: 4.166_838_90e-2).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 1.666_652_11e-1).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 4.999_999_40e-1).addingProduct(p, r)
     let value = r.addingProduct(p, r * r) + 1
     let exponent = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127
     let scale = unsafeBitCast(exponent &<< 23, to: SIMD16<Float>.self)

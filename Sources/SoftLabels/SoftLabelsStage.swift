@@ -26,7 +26,8 @@ public enum SoftLabelsStage: PipelineStage {
   /// 6: positions below the first token exponentiate relative to the first-token subtree's maximum
   /// and recompute a node below e⁻¹⁶ of it from its own (was 1e-20 of the sample's maximum): two
   /// items 41 nats below the best that were split 9.5e-7 off are within 3e-7 now; the last bits of
-  /// most samples' deeper positions change.
+  /// most samples' deeper positions change. The exponential's polynomial is a term shorter
+  /// (`FastMath.expNonPositive`): the last bits of most probabilities change.
   public static let version = 6
   public static let summary =
     "Computes exact token-level CF soft labels along each target's trie path and writes MDS shards (zstd)."
