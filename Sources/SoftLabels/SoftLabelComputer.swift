@@ -66,8 +66,9 @@ public struct SampleLabels: Sendable, Equatable {
 /// ending at v, and p(c) = mass(c)/mass(v). A node with one child gives it probability 1 with no
 /// arithmetic. When a node's mass falls below `recomputeBelow` (e⁻¹⁶: its items score far below the
 /// subtree's best, as with a small β), its masses are recomputed from the scores with the node's own
-/// maximum, so no distribution loses precision or underflows: the scores are never truncated. Kept per position: the `k` most probable children (every child when `k` is nil),
-/// ordered by stored probability, descending, then token id.
+/// maximum, so no distribution loses precision or underflows: the scores are never truncated. Kept
+/// per position: the `k` most probable children (every child when `k` is nil), ordered by stored
+/// probability, descending, then token id.
 ///
 /// The chunking is fixed, so a sample's labels have the same bits whichever way its scores arrive.
 /// Thread-safe: a `Workspace` per thread and a `Sample` per sample in flight carry the state.
@@ -460,20 +461,6 @@ public struct SoftLabelComputer: Sendable {
       }
     }
     sample.segment = Int(chunkLastSegment[chunkIndex])
-  }
-
-  /// Reads the per-position entries of the sample's path (a cache line at a time) and returns
-  /// a value made of them: called for the next sample before `finish`ing one, so that the next
-  /// one's scattered path entries arrive while this one is computed.
-  func touch(_ sample: Sample) -> UInt32 {
-    var value: UInt32 = 0
-    for position in stride(from: sample.pathStart, to: sample.pathStart &+ sample.pathCount, by: 4) {
-      value ^= pathChildren[position].x
-    }
-    for position in stride(from: sample.pathStart, to: sample.pathStart &+ sample.pathCount, by: 16) {
-      value ^= itemPaths[position]
-    }
-    return value
   }
 
   /// The sample's labels once all its chunks are in.

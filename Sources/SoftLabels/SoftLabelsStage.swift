@@ -236,8 +236,6 @@ enum ScoreSource {
     let chunks: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
     let chunkStorage: UnsafeMutablePointer<Float>
     let maxima: UnsafeMutablePointer<Float>
-    /// What `SoftLabelComputer.touch` read (kept, so the reads are not optimised away).
-    var touched: UInt32 = 0
     /// One unit's user vectors, in whole tiles.
     let users: UnsafeMutablePointer<Float>
     /// One unit's labels, encoded before the next unit overwrites them.
@@ -321,12 +319,9 @@ enum ScoreSource {
           }
         }
       }
-      var touched: UInt32 = 0
       for row in 0..<range.count {
-        if row + 1 < range.count { touched ^= computer.touch(lane.sample(row + 1)) }
         computer.finish(lane.sample(row), workspace: lane.workspace, statistics: &statistics, into: &results[row])
       }
-      lane.touched ^= touched
     case .general(let scorer, let itemOrder):
       let n = scorer.itemCount
       let byID = UnsafeMutablePointer<Float>.allocate(capacity: range.count * n)
