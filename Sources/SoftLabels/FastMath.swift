@@ -254,40 +254,42 @@ public enum FastMath {
   /// mispredicts about every other one): for the 65–80 candidates of a top 64 this took 0.55–0.6 of
   /// the time of sorting them when each count took two compares per lane; it takes half of that
   /// now (Beauty: 3.4 % of the stage's samples in perf, then 1.1 %).
+  /// `scratch` holds `rankOrderScratch(count)` values (a thread's buffer, so the hot path allocates
+  /// nothing).
   public static func rankOrder(
-    _ keys: UnsafePointer<UInt64>, count: Int, limit: Int, into order: UnsafeMutablePointer<Int32>
+    _ keys: UnsafePointer<UInt64>, count: Int, limit: Int, into order: UnsafeMutablePointer<Int32>,
+    scratch: UnsafeMutablePointer<Int32>
   ) {
     let blocks = (count &+ 15) / 16
     let padded = max(16, blocks &* 16)
-    // A heap buffer: `withUnsafeTemporaryAllocation` (over 1 KiB here) stopped Swift 6.3's
-    // optimised build with a range check failure for 129 keys that the code does not make.
-    do {
-      let high = UnsafeMutablePointer<Int32>.allocate(capacity: padded &+ count)
-      defer { high.deallocate() }
-      let slots = high + padded
-      for index in 0..<count {
-        high[index] = Int32(bitPattern: UInt32(truncatingIfNeeded: keys[index] &>> 32) ^ 0x8000_0000)
-      }
-      // Padding: never below a key.
-      (high + count).initialize(repeating: .max, count: padded &- count)
-      slots.initialize(repeating: .min, count: count)
-      let raw = UnsafeRawPointer(high)
-      for index in 0..<count {
-        let key = SIMD16<Int32>(repeating: high[index])
-        var rank = SIMD16<Int32>.zero
-        var block = 0
-        while block < blocks {
-          let values = raw.loadUnaligned(fromByteOffset: block &* 64, as: SIMD16<Int32>.self)
-          rank &-= unsafeBitCast(values .< key, to: SIMD16<Int32>.self)
-          block &+= 1
-        }
-        var slot = Int(rank.wrappedSum())
-        while slots[slot] != .min { slot &+= 1 }
-        slots[slot] = Int32(truncatingIfNeeded: keys[index])
-      }
-      order.update(from: slots, count: limit)
+    let high = scratch
+    let slots = high + padded
+    for index in 0..<count {
+      high[index] = Int32(bitPattern: UInt32(truncatingIfNeeded: keys[index] &>> 32) ^ 0x8000_0000)
     }
+    // Padding: never below a key.
+    (high + count).initialize(repeating: .max, count: padded &- count)
+    slots.initialize(repeating: .min, count: count)
+    let raw = UnsafeRawPointer(high)
+    for index in 0..<count {
+      let key = SIMD16<Int32>(repeating: high[index])
+      var rank = SIMD16<Int32>.zero
+      var block = 0
+      while block < blocks {
+        let values = raw.loadUnaligned(fromByteOffset: block &* 64, as: SIMD16<Int32>.self)
+        rank &-= unsafeBitCast(values .< key, to: SIMD16<Int32>.self)
+        block &+= 1
+      }
+      var slot = Int(rank.wrappedSum())
+      while slots[slot] != .min { slot &+= 1 }
+      slots[slot] = Int32(truncatingIfNeeded: keys[index])
+    }
+    order.update(from: slots, count: limit)
   }
+
+  /// The scratch `rankOrder` needs for `count` keys: the high halves padded to whole 16-lane blocks,
+  /// then a slot per key.
+  public static func rankOrderScratch(_ count: Int) -> Int { max(16, (count + 15) / 16 * 16) + count }
 
   /// Sorts `keys[0..<count]` ascending in place (no allocation): insertion sort for runs of up to
   /// 16, else quicksort with a median-of-three pivot and a branchless Lomuto partition — every key

@@ -76,6 +76,10 @@ public struct SoftLabelComputer: Sendable {
   /// Items per chunk of the streaming pass (a multiple of `PackedItems.panelWidth`).
   public static let chunkItems = 1024
 
+  /// Candidate counts `selectTop` ranks (`FastMath.rankOrder`) rather than sorts: a root's top 64
+  /// (ranking is slower below 48 and above 128).
+  static let rankedCandidates = 48...128
+
   public let trie: TitleTrie
   public let k: Int?
   public let beta: Double
@@ -230,6 +234,8 @@ public struct SoftLabelComputer: Sendable {
     let stored: UnsafeMutablePointer<Float>
     let order: UnsafeMutablePointer<Int32>
     let keys: UnsafeMutablePointer<UInt64>
+    /// `FastMath.rankOrder`'s scratch for up to 128 candidates.
+    let ranks: UnsafeMutablePointer<Int32>
     /// One sample's columns as `finish` builds them (per position: node, soft offset; per kept
     /// child: token, stored probability), appended to its `SampleLabels` in one copy each.
     let nodes: UnsafeMutablePointer<UInt32>
@@ -261,6 +267,9 @@ public struct SoftLabelComputer: Sendable {
       order = .allocate(capacity: widest)
       order.initialize(repeating: 0, count: widest)
       keys = .allocate(capacity: widest)
+      let scratch = FastMath.rankOrderScratch(SoftLabelComputer.rankedCandidates.upperBound)
+      ranks = .allocate(capacity: scratch)
+      ranks.initialize(repeating: 0, count: scratch)
       keys.initialize(repeating: 0, count: widest)
       nodes = .allocate(capacity: computer.maximumPositions)
       nodes.initialize(repeating: 0, count: computer.maximumPositions)
@@ -282,6 +291,7 @@ public struct SoftLabelComputer: Sendable {
       single.deallocate()
       order.deallocate()
       keys.deallocate()
+      ranks.deallocate()
       nodes.deallocate()
       softOffsets.deallocate()
       softIDs.deallocate()
@@ -689,9 +699,8 @@ public struct SoftLabelComputer: Sendable {
       keys[candidates] = UInt64(UInt32.max &- bits) &<< 32 | UInt64(truncatingIfNeeded: index)
       candidates &+= bits >= threshold ? 1 : 0
     }
-    if candidates >= 48 && candidates <= 128 {
-      // A root's top 64: ranking is faster than sorting here (slower below 48 and above 128).
-      FastMath.rankOrder(keys, count: candidates, limit: kept, into: workspace.order)
+    if Self.rankedCandidates.contains(candidates) {
+      FastMath.rankOrder(keys, count: candidates, limit: kept, into: workspace.order, scratch: workspace.ranks)
     } else {
       FastMath.sortAscending(keys, count: candidates)
       for slot in 0..<kept { workspace.order[slot] = Int32(truncatingIfNeeded: keys[slot]) }

@@ -399,7 +399,9 @@ struct SelectionTests {
           var order = [Int32](repeating: -1, count: count)
           keys.withUnsafeBufferPointer { keys in
             order.withUnsafeMutableBufferPointer {
-              FastMath.rankOrder(keys.baseAddress!, count: count, limit: limit, into: $0.baseAddress!)
+              var scratch = [Int32](repeating: 0, count: FastMath.rankOrderScratch(count))
+              FastMath.rankOrder(
+                keys.baseAddress!, count: count, limit: limit, into: $0.baseAddress!, scratch: &scratch)
             }
           }
           let expected = keys.sorted().prefix(limit).map { Int32(truncatingIfNeeded: $0) }
