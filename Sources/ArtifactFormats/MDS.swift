@@ -53,6 +53,14 @@ public enum MDS {
       }
     }
 
+    /// The bytes an array of `count` elements takes in a sample (`ShardBuilder`'s encoding: the
+    /// shape header, then the values); for a scalar, its fixed size.
+    public func encodedBytes(count: Int) -> Int {
+      if let fixedSize { return fixedSize }
+      let shape = count < 1 << 8 ? 1 : count < 1 << 16 ? 2 : count < 1 << 32 ? 4 : 8
+      return 1 + shape + count * elementSize
+    }
+
     var dtypeName: String {
       switch self {
       case .uint32, .ndarrayUInt32: return "uint32"
@@ -104,6 +112,12 @@ public enum MDS {
       self.compressionLevel = compressionLevel
       self.hashes = hashes
       self.sizeLimit = sizeLimit
+    }
+
+    /// The bytes of a sample besides its arrays' (`Encoding.encodedBytes(count:)` each): a uint32
+    /// size per variable-size column and the fixed-size columns.
+    public var fixedSampleBytes: Int {
+      columns.reduce(0) { $0 + ($1.encoding.fixedSize ?? 4) }
     }
 
     /// The config object: `column_encodings`, `column_names`, `column_sizes`, `compression`, `format`,
@@ -275,6 +289,53 @@ public enum MDS {
       columnIndex = -1
     }
 
+    /// Each finished sample's size in bytes, in order.
+    public var sampleSizes: [Int] {
+      var previous = 0
+      return sampleEnds.map { end in
+        defer { previous = end }
+        return end - previous
+      }
+    }
+
+    /// Calls `body` with the finished samples' bytes (what follows the header in the raw shard).
+    public func withSampleBytes<Result, Failure: Error>(
+      _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+      let count = sampleEnds.last ?? 0
+      let view = data.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<count]) }
+      return try withExtendedLifetime(data) { () throws(Failure) -> Result in try body(view) }
+    }
+
+    /// The raw shard's header (sample count, offsets, config) for samples of these sizes, in order.
+    ///
+    /// - Throws: When the shard would exceed 4 GiB − 1 bytes, the most MDS's uint32 offsets address.
+    public static func header(sampleSizes: [Int], configuration: ShardConfiguration) throws(PipelineError) -> [UInt8] {
+      let configBytes = Array(configuration.configText.utf8)
+      let headerLength = 4 + 4 * (sampleSizes.count + 1) + configBytes.count
+      let total = sampleSizes.reduce(headerLength, +)
+      guard total <= Int(UInt32.max) else {
+        throw PipelineError(
+          .stageFailed,
+          "an MDS shard of \(sampleSizes.count) samples would be \(total) bytes, over the \(UInt32.max) bytes its uint32 offsets can address; set a smaller shard size limit"
+        )
+      }
+      var bytes: [UInt8] = []
+      bytes.reserveCapacity(headerLength)
+      func append(_ value: Int) {
+        withUnsafeBytes(of: UInt32(value).littleEndian) { bytes.append(contentsOf: $0) }
+      }
+      append(sampleSizes.count)
+      var offset = headerLength
+      append(offset)
+      for size in sampleSizes {
+        offset += size
+        append(offset)
+      }
+      bytes.append(contentsOf: configBytes)
+      return bytes
+    }
+
     /// The raw shard bytes.
     ///
     /// - Throws: When the shard would exceed 4 GiB − 1 bytes, the most MDS's uint32 offsets address.
@@ -295,29 +356,8 @@ public enum MDS {
           part.configuration.configText == first.configuration.configText,
           "MDS.ShardBuilder.finish(joining:): the builders' configurations differ")
       }
-      let count = parts.reduce(0) { $0 + $1.sampleEnds.count }
-      let sampleBytes = parts.reduce(0) { $0 + ($1.sampleEnds.last ?? 0) }
-      let headerLength = 4 + 4 * (count + 1) + first.configBytes.count
-      let total = headerLength + sampleBytes
-      guard total <= Int(UInt32.max) else {
-        throw PipelineError(
-          .stageFailed,
-          "an MDS shard of \(count) samples would be \(total) bytes, over the \(UInt32.max) bytes its uint32 offsets can address; set a smaller shard size limit"
-        )
-      }
-      var bytes: [UInt8] = []
-      bytes.reserveCapacity(total)
-      func append(_ value: Int) {
-        withUnsafeBytes(of: UInt32(value).littleEndian) { bytes.append(contentsOf: $0) }
-      }
-      append(count)
-      append(headerLength)
-      var base = headerLength
-      for part in parts {
-        for end in part.sampleEnds { append(base + end) }
-        base += part.sampleEnds.last ?? 0
-      }
-      bytes.append(contentsOf: first.configBytes)
+      var bytes = try header(sampleSizes: parts.flatMap(\.sampleSizes), configuration: first.configuration)
+      bytes.reserveCapacity(bytes.count + parts.reduce(0) { $0 + ($1.sampleEnds.last ?? 0) })
       for part in parts {
         part.data.withUnsafeBufferPointer { bytes.append(contentsOf: $0[0..<(part.sampleEnds.last ?? 0)]) }
       }
@@ -545,20 +585,118 @@ public enum MDS {
       prefix: String? = nil
     ) throws(PipelineError) -> ShardEntry {
       try checkShard(raw, samples: samples, index: index, configuration: configuration)
-      var compressed: Result<UnsafeRawBufferPointer, ZstdError>!
-      raw.withUnsafeBytes { buffer in
-        do throws(ZstdError) { compressed = .success(try compressor.compress(buffer)) } catch {
-          compressed = .failure(error)
-        }
+      let stream = try ShardStream(
+        compressor: compressor, rawBytes: raw.count, samples: samples, index: index, configuration: configuration,
+        directory: directory, prefix: prefix)
+      try append(raw, to: stream)
+      return try stream.finish()
+    }
+
+    /// Starts shard `index` of samples of these sizes (in bytes, in order) as a stream: its header
+    /// is written; the samples' bytes follow with `ShardStream.append`. The shard's bytes are
+    /// those `write` gives the whole raw shard, however they arrive.
+    public func begin(
+      sampleSizes: [Int], index: Int, configuration: ShardConfiguration, directory: String, prefix: String? = nil
+    ) throws(PipelineError) -> ShardStream {
+      try checkHashes(configuration)
+      let header = try ShardBuilder.header(sampleSizes: sampleSizes, configuration: configuration)
+      let stream = try ShardStream(
+        compressor: compressor, rawBytes: sampleSizes.reduce(header.count, +), samples: sampleSizes.count,
+        index: index, configuration: configuration, directory: directory, prefix: prefix)
+      try append(header, to: stream)
+      return stream
+    }
+
+    private func append(_ bytes: [UInt8], to stream: ShardStream) throws(PipelineError) {
+      let failure = bytes.withUnsafeBytes { buffer -> PipelineError? in
+        do throws(PipelineError) { try stream.append(buffer) } catch { return error }
+        return nil
       }
-      let bytes: UnsafeRawBufferPointer
-      do { bytes = try compressed.get() } catch {
+      if let failure { throw failure }
+    }
+  }
+
+  /// One shard written as its raw bytes arrive, in order: each piece is hashed and handed to zstd
+  /// (whose threads compress a job while the caller prepares the next piece), and the compressed
+  /// bytes are hashed and written to `<directory>/<zip basename>` as they come out, so no raw shard
+  /// is ever assembled in memory. `finish()` checks that exactly the raw size announced arrived,
+  /// closes the file and returns the index entry. Used by one thread at a time; a stream left
+  /// unfinished (an error elsewhere) leaves a partial file in the stage's work directory, which
+  /// the executor discards.
+  public final class ShardStream {
+    private let compressor: ZstdCompressor
+    private let file: OutputFile
+    private let index: Int
+    private let rawBytes: Int
+    private var received = 0
+    private var zipBytes = 0
+    private var rawHasher = StreamingHasher()
+    private var zipHasher = StreamingHasher()
+    private var entry: ShardEntry
+
+    init(
+      compressor: ZstdCompressor, rawBytes: Int, samples: Int, index: Int, configuration: ShardConfiguration,
+      directory: String, prefix: String?
+    ) throws(PipelineError) {
+      precondition(index >= 0, "MDS shard number \(index) is negative")
+      self.compressor = compressor
+      self.index = index
+      self.rawBytes = rawBytes
+      entry = shardEntry(index: index, configuration: configuration, samples: samples, prefix: prefix)
+      let path = FileSystem.join(directory, entry.zipBasename)
+      try FileSystem.createDirectory(FileSystem.parentPath(path))
+      file = try OutputFile(path: path)
+      do { try compressor.begin(contentSize: rawBytes) } catch {
         throw PipelineError(.stageFailed, "cannot compress MDS shard \(index)", cause: error)
       }
-      return try place(
-        raw: raw, compressed: bytes, samples: samples, index: index, configuration: configuration,
-        directory: directory, prefix: prefix)
     }
+
+    /// The next raw bytes of the shard.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws(PipelineError) {
+      guard received + bytes.count <= rawBytes else {
+        throw PipelineError(
+          .stageFailed,
+          "MDS shard \(index): \(received + bytes.count) raw bytes arrived for a shard of \(rawBytes) (its header's sample sizes); the samples' sizes differ from the ones announced"
+        )
+      }
+      rawHasher.update(bytes)
+      received += bytes.count
+      let output: UnsafeRawBufferPointer
+      do { output = try compressor.compress(bytes, end: received == rawBytes) } catch {
+        throw PipelineError(.stageFailed, "cannot compress MDS shard \(index)", cause: error)
+      }
+      zipHasher.update(output)
+      zipBytes += output.count
+      try file.write(output)
+    }
+
+    /// Closes the shard (fsynced) and returns its index entry.
+    public func finish() throws(PipelineError) -> ShardEntry {
+      guard received == rawBytes else {
+        throw PipelineError(
+          .stageFailed,
+          "MDS shard \(index): \(received) raw bytes arrived for a shard of \(rawBytes) (its header's sample sizes); the samples' sizes differ from the ones announced"
+        )
+      }
+      try file.close()
+      entry.rawBytes = rawBytes
+      entry.rawHashes = ["sha256": rawHasher.finalize()]
+      entry.zipBytes = zipBytes
+      entry.zipHashes = ["sha256": zipHasher.finalize()]
+      return entry
+    }
+  }
+
+  /// Shard `index`'s entry with its names (`shard.NNNNN.mds`, under `prefix` when given) and no
+  /// sizes or hashes yet.
+  static func shardEntry(index: Int, configuration: ShardConfiguration, samples: Int, prefix: String?) -> ShardEntry {
+    var number = String(index)
+    if number.count < 5 { number = String(repeating: "0", count: 5 - number.count) + number }
+    let rawName = "shard.\(number).mds"
+    let entry = ShardEntry(
+      configuration: configuration, rawBasename: rawName, rawBytes: 0, rawHashes: [:], zipBasename: rawName + ".zstd",
+      zipBytes: 0, zipHashes: [:], samples: samples)
+    return prefix.map { entry.prefixed($0) } ?? entry
   }
 
   /// Hashes a shard's raw and compressed bytes, writes the compressed file and returns its entry.
@@ -566,14 +704,11 @@ public enum MDS {
     raw: [UInt8], compressed: UnsafeRawBufferPointer, samples: Int, index: Int, configuration: ShardConfiguration,
     directory: String, prefix: String?
   ) throws(PipelineError) -> ShardEntry {
-    var number = String(index)
-    if number.count < 5 { number = String(repeating: "0", count: 5 - number.count) + number }
-    let rawName = "shard.\(number).mds"
-    var entry = ShardEntry(
-      configuration: configuration, rawBasename: rawName, rawBytes: raw.count,
-      rawHashes: ["sha256": ContentHash.sha256(raw)], zipBasename: rawName + ".zstd", zipBytes: compressed.count,
-      zipHashes: ["sha256": ContentHash.sha256(bytes: compressed)], samples: samples)
-    if let prefix { entry = entry.prefixed(prefix) }
+    var entry = shardEntry(index: index, configuration: configuration, samples: samples, prefix: prefix)
+    entry.rawBytes = raw.count
+    entry.rawHashes = ["sha256": ContentHash.sha256(raw)]
+    entry.zipBytes = compressed.count
+    entry.zipHashes = ["sha256": ContentHash.sha256(bytes: compressed)]
     let path = FileSystem.join(directory, entry.zipBasename)
     try FileSystem.createDirectory(FileSystem.parentPath(path))
     try FileSystem.writeFile(path, bytes: compressed)
@@ -588,6 +723,10 @@ public enum MDS {
       throw PipelineError(
         .stageFailed, "MDS shard \(index): the raw shard does not start with its sample count \(samples)")
     }
+    try checkHashes(configuration)
+  }
+
+  private static func checkHashes(_ configuration: ShardConfiguration) throws(PipelineError) {
     if let unsupported = configuration.hashes.first(where: { $0 != "sha256" }) {
       throw .usage("MDS hash algorithm '\(unsupported)' is not supported (only sha256 is); use hashes [\"sha256\"]")
     }

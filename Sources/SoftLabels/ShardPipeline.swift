@@ -8,10 +8,13 @@ import PipelineCore
 ///
 /// The workers take units of `SoftLabelsStage.unitSize` samples in order from one counter, across
 /// shard boundaries (no barrier between shards), and each encodes its units' MDS samples into a
-/// builder of its own. The calling thread waits for each shard's units, joins them into the raw
-/// shard, then compresses, hashes and writes it while the workers go on with the next shard. The
-/// workers never start a unit more than one shard ahead of the shard being written, so about two
-/// shards are in memory. A sample's bytes do not depend on the unit, worker or thread count.
+/// builder of its own. The calling thread streams each shard (`MDS.ShardStream`): the header from
+/// the samples' sizes, known before their scores (`sampleSizes`; with a prompt, whose tokens are
+/// not, once the shard's units are in), then each unit's bytes as soon as it and the units before
+/// it are done, hashed, compressed and written while the workers go on; so the writer keeps up
+/// with the workers and only the last unit's compression is left when they finish. The workers
+/// never start a unit more than one shard ahead of the shard being written, so at most about two
+/// shards' units are in memory. A sample's bytes do not depend on the unit, worker or thread count.
 final class ShardPipeline: @unchecked Sendable {
   /// One unit of work: samples `range` of the split of `plan[shard]`, the shard's unit number `slot`.
   struct Unit {
@@ -20,11 +23,14 @@ final class ShardPipeline: @unchecked Sendable {
     var range: Range<Int>
   }
 
-  /// One shard's results, filled by the workers (each unit writes its own slots) and read by the
-  /// writer once `remaining` is 0.
+  /// One shard's results, filled by the workers (each unit writes its own slots, then sets `done`
+  /// under the lock) and read by the writer unit by unit.
   final class ShardState {
     let shard: ShardPlan.Shard
+    /// Guarded by the pipeline's condition: the units not done yet, and which are.
     var remaining: Int
+    let done: UnsafeMutableBufferPointer<Bool>
+    /// Freed by the writer as it writes them.
     let builders: UnsafeMutableBufferPointer<MDS.ShardBuilder?>
     /// Per unit, its samples' statistics (added in sample order).
     let statistics: UnsafeMutableBufferPointer<LabelStatistics>
@@ -34,6 +40,8 @@ final class ShardPipeline: @unchecked Sendable {
     init(shard: ShardPlan.Shard, units: Int) {
       self.shard = shard
       remaining = units
+      done = .allocate(capacity: units)
+      done.initialize(repeating: false)
       builders = .allocate(capacity: units)
       builders.initialize(repeating: nil)
       statistics = .allocate(capacity: units)
@@ -42,12 +50,8 @@ final class ShardPipeline: @unchecked Sendable {
       invalid.initialize(repeating: -1)
     }
 
-    /// Frees the shard's builders once it is written.
-    func release() {
-      for index in builders.indices { builders[index] = nil }
-    }
-
     deinit {
+      done.deallocate()
       builders.deinitialize().deallocate()
       statistics.deinitialize().deallocate()
       invalid.deinitialize().deallocate()
@@ -63,11 +67,9 @@ final class ShardPipeline: @unchecked Sendable {
 
   /// Where the writer's wall time goes (`-v`).
   struct Timings {
-    /// Waiting for a shard's last units.
+    /// Waiting for units.
     var waiting = 0.0
-    /// Joining the units' bytes and the statistics.
-    var joining = 0.0
-    /// Compressing, hashing and writing.
+    /// Hashing, compressing and writing (zstd's threads compress while the writer waits).
     var writing = 0.0
   }
 
@@ -77,6 +79,8 @@ final class ShardPipeline: @unchecked Sendable {
   private let samples: (SplitName) -> SampleSet
   private let computer: SoftLabelComputer
   private let prompt: PromptEncoder?
+  /// A shard's samples' sizes in bytes before they are computed (`nil`: taken from the units).
+  private let sampleSizes: ((ShardPlan.Shard) -> [Int])?
   private let configuration: MDS.ShardConfiguration
   private let condition = NSCondition()
   /// Guarded by `condition`.
@@ -86,7 +90,8 @@ final class ShardPipeline: @unchecked Sendable {
 
   init(
     shards plan: [ShardPlan.Shard], sources: [SplitName: ScoreSource], samples: @escaping (SplitName) -> SampleSet,
-    computer: SoftLabelComputer, prompt: PromptEncoder?, configuration: MDS.ShardConfiguration
+    computer: SoftLabelComputer, prompt: PromptEncoder?, sampleSizes: ((ShardPlan.Shard) -> [Int])?,
+    configuration: MDS.ShardConfiguration
   ) {
     let unitSize = SoftLabelsStage.unitSize
     var units: [Unit] = []
@@ -105,14 +110,16 @@ final class ShardPipeline: @unchecked Sendable {
     self.samples = samples
     self.computer = computer
     self.prompt = prompt
+    self.sampleSizes = sampleSizes
     self.configuration = configuration
   }
 
-  /// Runs `threads` workers and writes every shard with `write`, in order; returns what `write`
-  /// returned. On an error (a broken model's scores, a failed write) the workers stop before it is
-  /// rethrown.
+  /// Runs `threads` workers and streams every shard, in order, into the stream `begin` opens for
+  /// it with its samples' sizes, advancing `progress` by each unit written. On an error (a broken
+  /// model's scores, a failed write) the workers stop before it is rethrown.
   func run(
-    threads: Int, timings: inout Timings, write: (ShardPlan.Shard, [UInt8]) throws -> MDS.ShardEntry
+    threads: Int, timings: inout Timings, progress: ProgressReporter,
+    begin: (ShardPlan.Shard, [Int]) throws -> MDS.ShardStream
   ) throws -> [Written] {
     guard !units.isEmpty else { return [] }
     let dimension = sources.values.first?.dimension ?? 0
@@ -120,31 +127,58 @@ final class ShardPipeline: @unchecked Sendable {
       let lane = ScoreSource.Lane(computer: computer, dimension: dimension)
       return BackgroundTask<Void> { [self] in work(lane: lane) }
     }
+    /// Waits (timed as waiting) until `ready` holds under the lock.
+    func wait(until ready: () -> Bool) {
+      let mark = monotonicSeconds()
+      condition.lock()
+      while !ready() { condition.wait() }
+      condition.unlock()
+      timings.waiting += monotonicSeconds() - mark
+    }
     do {
       var written: [Written] = []
       for (position, state) in shards.enumerated() {
-        var mark = monotonicSeconds()
-        condition.lock()
-        while state.remaining > 0 { condition.wait() }
-        condition.unlock()
-        timings.waiting += monotonicSeconds() - mark
-        mark = monotonicSeconds()
-        if let index = state.invalid.first(where: { $0 >= 0 }) {
-          throw PipelineError.invalidArtifact(
-            "the cf model's scores for sample \(index) of split '\(state.shard.split.rawValue)' contain NaN or infinity; the model is broken, retrain it (cf stage --force)"
-          )
+        let sizes: [Int]
+        if let sampleSizes {
+          sizes = sampleSizes(state.shard)
+        } else {
+          wait { state.remaining == 0 }
+          sizes = state.builders.flatMap { $0?.sampleSizes ?? [] }
         }
+        var mark = monotonicSeconds()
+        let stream = try begin(state.shard, sizes)
+        timings.writing += monotonicSeconds() - mark
+        var next = 0
+        for slot in state.builders.indices {
+          wait { state.done[slot] }
+          mark = monotonicSeconds()
+          if state.invalid[slot] >= 0 {
+            throw PipelineError.invalidArtifact(
+              "the cf model's scores for sample \(state.invalid[slot]) of split '\(state.shard.split.rawValue)' contain NaN or infinity; the model is broken, retrain it (cf stage --force)"
+            )
+          }
+          let builder = state.builders[slot]!
+          let unitSizes = builder.sampleSizes
+          guard unitSizes.elementsEqual(sizes[next..<min(sizes.count, next + unitSizes.count)]) else {
+            throw PipelineError(
+              .stageFailed,
+              "soft-labels: the samples from \(state.shard.range.lowerBound + next) of split '\(state.shard.split.rawValue)' encode to \(unitSizes) bytes, not the \(Array(sizes[next..<min(sizes.count, next + unitSizes.count)])) predicted; this is a bug, please report it"
+            )
+          }
+          next += unitSizes.count
+          try builder.withSampleBytes { (bytes) throws(PipelineError) in try stream.append(bytes) }
+          state.builders[slot] = nil
+          timings.writing += monotonicSeconds() - mark
+          progress.advance(by: Int64(unitSizes.count))
+        }
+        mark = monotonicSeconds()
+        let entry = try stream.finish()
+        timings.writing += monotonicSeconds() - mark
         var statistics = LabelStatistics()
         for unit in state.statistics.indices { statistics.merge(state.statistics[unit]) }
-        let raw = try MDS.ShardBuilder.finish(joining: state.builders.map { $0! })
-        timings.joining += monotonicSeconds() - mark
-        mark = monotonicSeconds()
-        let entry = try write(state.shard, raw)
-        timings.writing += monotonicSeconds() - mark
         written.append(Written(shard: state.shard, entry: entry, statistics: statistics))
         condition.lock()
         writing = position + 1
-        state.release()
         condition.broadcast()
         condition.unlock()
       }
@@ -192,7 +226,8 @@ final class ShardPipeline: @unchecked Sendable {
 
       condition.lock()
       state.remaining -= 1
-      if state.remaining == 0 { condition.broadcast() }
+      state.done[unit.slot] = true
+      condition.broadcast()
       condition.unlock()
     }
   }

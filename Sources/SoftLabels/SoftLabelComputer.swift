@@ -124,6 +124,9 @@ public struct SoftLabelComputer: Sendable {
   /// take together: the sizes of a workspace's position buffers.
   let maximumPositions: Int
   let maximumSoftEntries: Int
+  /// Per item (index = item id), the soft entries (kept children) its path's positions take
+  /// together: with the path's length, what a sample's columns hold, known before its scores.
+  let itemSoftEntries: [Int32]
 
   public init(trie: TitleTrie, k: Int?, beta: Double, type: ProbabilityType, excludeHistory: Bool) {
     self.trie = trie
@@ -192,6 +195,7 @@ public struct SoftLabelComputer: Sendable {
     itemPaths = paths
     var children = [SIMD4<UInt32>](repeating: .zero, count: paths.count)
     var (positions, softEntries) = (1, 1)
+    var itemEntries = [Int32](repeating: 0, count: trie.itemCount + 1)
     for item in stride(from: 1, through: trie.itemCount, by: 1) {
       var node = TitleTrie.root
       let range = Int(trie.itemTokenOffsets[item])..<Int(trie.itemTokenOffsets[item + 1])
@@ -212,7 +216,9 @@ public struct SoftLabelComputer: Sendable {
       }
       positions = max(positions, range.count)
       softEntries = max(softEntries, entries)
+      itemEntries[item] = Int32(entries)
     }
+    itemSoftEntries = itemEntries
     pathChildren = children
     maximumPositions = positions
     maximumSoftEntries = softEntries

@@ -51,10 +51,14 @@ enum SoftLabelsLayout {
       MDS.Column("history", .ndarrayUInt32), MDS.Column("labels", .ndarrayUInt32),
       MDS.Column("nodes", .ndarrayUInt32), MDS.Column("soft_offsets", .ndarrayUInt32),
       MDS.Column("soft_ids", .ndarrayUInt32),
-      MDS.Column("soft_probs", options.type == .float16 ? .ndarrayFloat16 : .ndarrayFloat32),
+      MDS.Column("soft_probs", probabilityEncoding(options.type)),
     ]
     if options.template != nil { columns.append(MDS.Column("input_ids", .ndarrayUInt32)) }
     return columns
+  }
+
+  static func probabilityEncoding(_ type: ProbabilityType) -> MDS.Encoding {
+    type == .float16 ? .ndarrayFloat16 : .ndarrayFloat32
   }
 
   /// `shard.NNNNN.mds.zstd`, as MDSWriter names shard `index`.
@@ -90,6 +94,21 @@ enum SoftLabelsLayout {
     }
     builder.append(uint32: user)
     builder.endSample()
+  }
+
+  /// The bytes `append` writes for the sample of `set` at `index` without a prompt, from its
+  /// history and its target's path alone (its kept children are `min(children, k)` per branching
+  /// position whatever the scores): so a shard's header is known before its samples are computed.
+  static func sampleBytes(
+    _ set: SampleSet, index: Int, computer: SoftLabelComputer, configuration: MDS.ShardConfiguration
+  ) -> Int {
+    let item = Int(set.targets[index])
+    let positions = Int(computer.trie.itemTokenOffsets[item + 1] - computer.trie.itemTokenOffsets[item])
+    let entries = Int(computer.itemSoftEntries[item])
+    let (uint32s, probabilities) = (MDS.Encoding.ndarrayUInt32, probabilityEncoding(computer.type))
+    return configuration.fixedSampleBytes + uint32s.encodedBytes(count: set.history(index).count)
+      + 2 * uint32s.encodedBytes(count: positions) + uint32s.encodedBytes(count: positions + 1)
+      + uint32s.encodedBytes(count: entries) + probabilities.encodedBytes(count: entries)
   }
 
   static func statisticsLine(split: SplitName, shard: Int, _ statistics: LabelStatistics) -> JSONValue {

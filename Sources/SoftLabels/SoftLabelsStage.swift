@@ -126,18 +126,26 @@ public enum SoftLabelsStage: PipelineStage {
       var sources: [SplitName: ScoreSource] = [:]
       for (split, scorer) in scorers { sources[split] = ScoreSource(scorer: scorer, trie: trie) }
       packingSeconds = monotonicSeconds() - start
+      // Without a prompt a sample's size follows from its history and target alone.
+      let sampleSizes: ((ShardPlan.Shard) -> [Int])? =
+        prompt != nil
+        ? nil
+        : { shard in
+          let set = samples[shard.split]
+          return shard.range.map {
+            SoftLabelsLayout.sampleBytes(set, index: $0, computer: computer, configuration: configuration)
+          }
+        }
       let pipeline = ShardPipeline(
         shards: shards, sources: sources, samples: { samples[$0] }, computer: computer, prompt: prompt,
-        configuration: configuration)
-      // Multi-threaded zstd: the last shard's compression is not left to one core, and the bytes
-      // do not depend on the thread count. One context for every shard.
+        sampleSizes: sampleSizes, configuration: configuration)
+      // Multi-threaded zstd: jobs are compressed on zstd's threads while the writer waits for the
+      // next unit, and the bytes do not depend on the thread count. One context for every shard.
       let compressor = try MDS.ShardCompressor(level: configuration.compressionLevel, threads: threads)
-      return try pipeline.run(threads: threads, timings: &timings) { shard, raw in
-        let entry = try compressor.write(
-          raw, samples: shard.range.count, index: shard.index, configuration: configuration,
+      return try pipeline.run(threads: threads, timings: &timings, progress: progress) { shard, sizes in
+        try compressor.begin(
+          sampleSizes: sizes, index: shard.index, configuration: configuration,
           directory: FileSystem.join(context.outputDirectory, shard.split.rawValue))
-        progress.advance(by: Int64(shard.range.count))
-        return entry
       }
     }
     for shard in written {
@@ -147,7 +155,7 @@ public enum SoftLabelsStage: PipelineStage {
       totals.merge(shard.statistics)
     }
     diagnostics.detail(
-      "soft-labels: wall time in seconds: packing the item vectors \(formatFixed(packingSeconds, digits: 3)); the writer waiting for shards \(formatFixed(timings.waiting, digits: 3)), joining \(formatFixed(timings.joining, digits: 3)), compressing and writing \(formatFixed(timings.writing, digits: 3))"
+      "soft-labels: wall time in seconds: packing the item vectors \(formatFixed(packingSeconds, digits: 3)); the writer waiting for units \(formatFixed(timings.waiting, digits: 3)), hashing, compressing and writing \(formatFixed(timings.writing, digits: 3))"
     )
 
     progress.finish()

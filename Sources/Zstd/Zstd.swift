@@ -101,17 +101,50 @@ public final class ZstdCompressor {
     output.deallocate()
   }
 
-  /// Compresses `input` into one frame (`ZSTD_compress2`); the bytes returned are this compressor's
+  /// Compresses `input` into one frame: `begin(contentSize:)` and one `compress(_:end:)` with all
+  /// of it, so a frame given in pieces has the same bytes. The bytes returned are this compressor's
   /// buffer: valid until the next call, and only while the compressor is alive.
   public func compress(_ input: UnsafeRawBufferPointer) throws(ZstdError) -> UnsafeRawBufferPointer {
-    let bound = ZSTD_compressBound(input.count)
-    if output.count < bound {
-      output.deallocate()
-      output = .allocate(byteCount: bound, alignment: 64)
+    try begin(contentSize: input.count)
+    return try compress(input, end: true)
+  }
+
+  /// Starts a frame of exactly `contentSize` bytes (recorded in its header), given in pieces to
+  /// `compress(_:end:)`: the C functions are `ZSTD_CCtx_reset` (session only: the parameters and
+  /// threads stay) and `ZSTD_CCtx_setPledgedSrcSize`. Jobs are cut from the input by size alone,
+  /// so the frame's bytes do not depend on how it is cut into pieces.
+  public func begin(contentSize: Int) throws(ZstdError) {
+    try checked(ZSTD_CCtx_reset(context, ZSTD_reset_session_only), "CCtx_reset")
+    try checked(ZSTD_CCtx_setPledgedSrcSize(context, UInt64(contentSize)), "CCtx_setPledgedSrcSize")
+  }
+
+  /// Compresses the next piece of the frame begun by `begin(contentSize:)` (`ZSTD_compressStream2`;
+  /// `end` for the last piece, which flushes the frame) and returns the compressed bytes this call
+  /// produced: zstd's threads compress a job once enough input has arrived, and its output comes
+  /// out of a later call. The bytes are this compressor's buffer: valid until the next call, and
+  /// only while the compressor is alive. A frame given in more than one piece that does not add up
+  /// to its content size is an error of its last call (zstd takes a frame given in one piece as
+  /// the size it has).
+  public func compress(_ input: UnsafeRawBufferPointer, end: Bool) throws(ZstdError) -> UnsafeRawBufferPointer {
+    var source = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+    let directive = end ? ZSTD_e_end : ZSTD_e_continue
+    let room = ZSTD_CStreamOutSize()
+    var produced = 0
+    while true {
+      if output.count - produced < room {
+        // Grown, keeping what this call has produced so far.
+        let grown = UnsafeMutableRawBufferPointer.allocate(
+          byteCount: max(2 * output.count, produced + ZSTD_compressBound(input.count) + room), alignment: 64)
+        if produced > 0 { grown.copyMemory(from: UnsafeRawBufferPointer(rebasing: output[0..<produced])) }
+        output.deallocate()
+        output = grown
+      }
+      var destination = ZSTD_outBuffer(dst: output.baseAddress! + produced, size: output.count - produced, pos: 0)
+      let remaining = try checked(ZSTD_compressStream2(context, &destination, &source, directive), "compressStream2")
+      produced += destination.pos
+      if end ? remaining == 0 : source.pos == source.size { break }
     }
-    let code = ZSTD_compress2(context, output.baseAddress, bound, input.baseAddress, input.count)
-    let size = try checked(code, "compress2")
-    return UnsafeRawBufferPointer(rebasing: output[0..<size])
+    return UnsafeRawBufferPointer(start: output.baseAddress, count: produced)
   }
 }
 

@@ -145,6 +145,58 @@ struct MDSTests {
     }
   }
 
+  @Test func aShardStreamedFromItsSampleSizesIsTheShardWrittenWhole() throws {
+    let whole = try TemporaryDirectory()
+    let streamed = try TemporaryDirectory()
+    let compressor = try MDS.ShardCompressor(level: Self.configuration.compressionLevel, threads: 2)
+    let samples = Self.samples(count: 30, seed: 8)
+    var parts: [MDS.ShardBuilder] = []
+    var next = 0
+    for size in [4, 0, 19, 7] {
+      var part = MDS.ShardBuilder(configuration: Self.configuration)
+      for sample in samples[next..<(next + size)] { appendSample(sample, to: &part) }
+      next += size
+      parts.append(part)
+    }
+    // A sample's size follows from its arrays' lengths alone.
+    let sizes = samples.map { sample in
+      Self.configuration.columns.reduce(Self.configuration.fixedSampleBytes) { total, column in
+        switch sample[column.name]! {
+        case .uint32, .uint64: return total
+        case .uint32Array(let values): return total + column.encoding.encodedBytes(count: values.count)
+        case .float32Array(let values): return total + column.encoding.encodedBytes(count: values.count)
+        case .float16Bits(let values): return total + column.encoding.encodedBytes(count: values.count)
+        }
+      }
+    }
+    #expect(sizes == parts.flatMap(\.sampleSizes))
+    let raw = try MDS.ShardBuilder.finish(joining: parts)
+    #expect(
+      Array(raw.prefix(try MDS.ShardBuilder.header(sampleSizes: sizes, configuration: Self.configuration).count))
+        == (try MDS.ShardBuilder.header(sampleSizes: sizes, configuration: Self.configuration)))
+    let expected = try compressor.write(
+      raw, samples: samples.count, index: 2, configuration: Self.configuration, directory: whole.path, prefix: "train")
+    let stream = try compressor.begin(
+      sampleSizes: sizes, index: 2, configuration: Self.configuration, directory: streamed.path, prefix: "train")
+    for part in parts { try part.withSampleBytes { try stream.append($0) } }
+    let entry = try stream.finish()
+    #expect(entry == expected)
+    #expect(
+      try FileSystem.readFile(streamed.file(entry.zipBasename))
+        == (try FileSystem.readFile(whole.file(entry.zipBasename))))
+
+    // Bytes beyond the announced sizes, or short of them, are an error naming the shard.
+    let over = try compressor.begin(
+      sampleSizes: Array(sizes.dropLast()), index: 4, configuration: Self.configuration, directory: streamed.path)
+    let overflow = errorMessage { for part in parts { try part.withSampleBytes { try over.append($0) } } }
+    #expect(overflow.contains("MDS shard 4:") && overflow.contains("differ from the ones announced"), "\(overflow)")
+    let short = try compressor.begin(
+      sampleSizes: sizes, index: 5, configuration: Self.configuration, directory: streamed.path)
+    try parts[0].withSampleBytes { try short.append($0) }
+    let missing = errorMessage { _ = try short.finish() }
+    #expect(missing.contains("MDS shard 5:") && missing.contains("raw bytes arrived"), "\(missing)")
+  }
+
   @Test func buildersJoinedInOrderGiveTheBytesOfOneBuilder() throws {
     let samples = Self.samples(count: 23, seed: 5)
     let whole = try buildShard(Self.configuration, samples)

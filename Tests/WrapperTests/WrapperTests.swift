@@ -82,6 +82,44 @@ struct ZstdTests {
     }
   }
 
+  @Test func aFrameGivenInPiecesHasTheBytesOfOneBuffer() throws {
+    // 5 MB in jobs of 1 MiB (pieces that end exactly at a job's end, inside one, one byte long,
+    // empty), and 100 kB, below zstd's multi-threading threshold (one single-threaded frame).
+    var state: UInt64 = 3
+    for count in [5_000_000, 100_000] {
+      let input = (0..<count).map { index -> UInt8 in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return index % 3 == 0 ? UInt8(truncatingIfNeeded: state >> 58) : UInt8(truncatingIfNeeded: index / 700)
+      }
+      let whole = try input.withUnsafeBytes { try Self.freshFrame($0, threads: 2) }
+      let cuts = [0, 1, 1, 70_000, 1 << 20, (1 << 20) + 1, 3 << 20, 4_999_999].filter { $0 < count } + [count]
+      let compressor = try ZstdCompressor(level: 3, threads: 2, jobBytes: 1 << 20)
+      var pieces: [UInt8] = []
+      try compressor.begin(contentSize: count)
+      try input.withUnsafeBytes { buffer in
+        for (from, to) in zip(cuts, cuts.dropFirst()) {
+          let piece = UnsafeRawBufferPointer(rebasing: buffer[from..<to])
+          pieces += try compressor.compress(piece, end: to == count)
+        }
+      }
+      #expect(pieces == whole, "\(count) bytes")
+      #expect(try Zstd.decompressFrame(pieces) == input)
+    }
+  }
+
+  @Test func aFrameShortOfItsContentSizeIsAnError() throws {
+    let compressor = try ZstdCompressor(level: 1, threads: 2, jobBytes: 1 << 20)
+    try compressor.begin(contentSize: 1000)
+    let input = [UInt8](repeating: 7, count: 999)
+    _ = try input.withUnsafeBytes { try compressor.compress(UnsafeRawBufferPointer(rebasing: $0[0..<500]), end: false) }
+    #expect(throws: ZstdError.self) {
+      _ = try input.withUnsafeBytes { try compressor.compress(UnsafeRawBufferPointer(rebasing: $0[500...]), end: true) }
+    }
+    // The next frame starts afresh.
+    let frame = try input.withUnsafeBytes { Array(try compressor.compress($0)) }
+    #expect(try Zstd.decompressFrame(frame) == input)
+  }
+
   @Test func corruptFrameIsAnError() throws {
     var frame = try Zstd.compress(Array(repeating: 7, count: 1000), level: 1)
     frame[frame.count / 2] ^= 0xFF
