@@ -15,7 +15,7 @@ public enum FastMath {
   /// Cephes' reduction: n = round(x / ln 2), r = x − n·ln 2 in two parts (|r| ≤ ln 2 / 2), then
   /// e^r = 1 + r + r²·q(r) with q of degree 4 (one term fewer than Cephes' `expf`: its coefficients
   /// are a minimax fit of (e^r − 1 − r)/r² for the relative error of e^r, 4e-9 with the float
-  /// coefficients), times 2ⁿ assembled in the exponent bits.
+  /// coefficients), times 2ⁿ assembled in the exponent bits (the +1 and the ×2ⁿ are one multiply-add).
   @inline(__always)
   public static func expNonPositive(_ x: SIMD16<Float>) -> SIMD16<Float> {
     // Lanes below the lowest argument compute garbage (−∞ even NaN) that the last line replaces
@@ -33,10 +33,11 @@ public enum FastMath {
     p = SIMD16<Float>(repeating: 4.166_838_90e-2).addingProduct(p, r)
     p = SIMD16<Float>(repeating: 1.666_652_11e-1).addingProduct(p, r)
     p = SIMD16<Float>(repeating: 4.999_999_40e-1).addingProduct(p, r)
-    let value = r.addingProduct(p, r * r) + 1
     let exponent = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127
     let scale = unsafeBitCast(exponent &<< 23, to: SIMD16<Float>.self)
-    return (value * scale).replacing(with: 0, where: tooSmall)
+    // (e^r − 1)·2ⁿ + 2ⁿ in one rounding: what rounding e^r and scaling by the power of two gives
+    // (exactly, for normal results), one multiply fewer.
+    return scale.addingProduct(r.addingProduct(p, r * r), scale).replacing(with: 0, where: tooSmall)
   }
 
   /// The same for one value (lane 0 of the vector form, so the same bits).
