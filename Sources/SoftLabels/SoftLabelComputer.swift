@@ -415,6 +415,39 @@ public struct SoftLabelComputer: Sendable {
   /// `maximum`, when given, is the largest of the `count` scores (NaN never is; the kernel's), else
   /// it is computed here.
   public func consume(_ sample: Sample, chunk: UnsafeMutablePointer<Float>, count: Int, maximum: Float? = nil) {
+    let chunkIndex = exponentiate(sample, chunk: chunk, count: count, maximum: maximum)
+    addPieces(
+      masses: InlineArray<1, UnsafeMutablePointer<Double>>(repeating: sample.masses),
+      chunks: InlineArray<1, UnsafePointer<Float>>(repeating: chunk), chunkIndex: chunkIndex)
+    sample.segment = Int(chunkLastSegment[chunkIndex])
+  }
+
+  /// `consume` for `U` samples at once, each with its chunk of the same items (`chunks[u]` for
+  /// `samples[u]`; `maxima[u]` its largest score, when given): each sample's exponentials, then one
+  /// pass over the chunk's root-segment pieces that sums each piece for all of them, so a piece's
+  /// bounds are read once per group instead of once per sample. Every sum is the one `consume`
+  /// computes, so the bits are the same.
+  public func consume<let U: Int>(
+    _ samples: InlineArray<U, Sample>, chunks: UnsafePointer<UnsafeMutablePointer<Float>>, count: Int,
+    maxima: UnsafePointer<Float>?
+  ) {
+    var chunkIndex = 0
+    var masses = InlineArray<U, UnsafeMutablePointer<Double>>(repeating: samples[0].masses)
+    var scores = InlineArray<U, UnsafePointer<Float>>(repeating: chunks[0])
+    for user in 0..<U {
+      chunkIndex = exponentiate(samples[user], chunk: chunks[user], count: count, maximum: maxima?[user])
+      masses[user] = samples[user].masses
+      scores[user] = UnsafePointer(chunks[user])
+    }
+    addPieces(masses: masses, chunks: scores, chunkIndex: chunkIndex)
+    for user in 0..<U { samples[user].segment = Int(chunkLastSegment[chunkIndex]) }
+  }
+
+  /// The per-sample part of `consume`: applies the excluded history, rescales the masses so far
+  /// when the chunk raises the maximum, keeps the first-token subtree's scores and exponentiates
+  /// the chunk in place. Returns the chunk's number.
+  @inline(__always)
+  private func exponentiate(_ sample: Sample, chunk: UnsafeMutablePointer<Float>, count: Int, maximum: Float?) -> Int {
     let start = sample.chunkStart
     let end = start + count
     sample.chunkStart = end
@@ -441,42 +474,60 @@ public struct SoftLabelComputer: Sendable {
     }
     let shift = sample.maximum.isFinite ? sample.maximum : 0
     FastMath.exponentiate(chunk, into: chunk, count: count, shift: shift, scale: scale)
-    let chunkIndex = start / Self.chunkItems
+    return start / Self.chunkItems
+  }
+
+  /// Writes the root segments' masses from chunk `chunkIndex`'s exponentials, for each of `U`
+  /// samples (`masses[u]`, `chunks[u]`). The same sums as `FastMath.sum` (zeros in the unused lanes
+  /// add nothing): one to four items without a vector reduction, longer pieces with it. Each piece
+  /// writes its segment's mass; the segment carried over from the last chunk then gets its earlier
+  /// mass added (the bits of adding the piece to it: addition commutes).
+  @inline(__always)
+  private func addPieces<let U: Int>(
+    masses: InlineArray<U, UnsafeMutablePointer<Double>>, chunks: InlineArray<U, UnsafePointer<Float>>,
+    chunkIndex: Int
+  ) {
     chunkSegments.withUnsafeBufferPointer { pieces in
       chunkPieceOffsets.withUnsafeBufferPointer { offsets in
-        // The same sums as `FastMath.sum` (zeros in the unused lanes add nothing): one to four
-        // items without a vector reduction, longer pieces with it. Each piece writes its segment's
-        // mass; the segment carried over from the last chunk then gets its earlier mass added
-        // (the bits of adding the piece to it: addition commutes).
-        let masses = sample.masses
         let carried = Int(chunkCarriedSegment[chunkIndex])
-        let earlier = carried >= 0 ? masses[carried] : 0
+        var earlier = InlineArray<U, Double>(repeating: 0)
+        if carried >= 0 { for user in 0..<U { earlier[user] = masses[user][carried] } }
         let classes = chunkIndex &* 5
         func range(_ pieceClass: Int) -> Range<Int> {
           Int(offsets[classes &+ pieceClass])..<Int(offsets[classes &+ pieceClass &+ 1])
         }
         for piece in range(0) {
-          masses[Int(pieces[piece].x)] = Double(chunk[Int(pieces[piece].y)])
+          let (segment, first) = (Int(pieces[piece].x), Int(pieces[piece].y))
+          for user in 0..<U { masses[user][segment] = Double(chunks[user][first]) }
         }
         for piece in range(1) {
-          let at = chunk + Int(pieces[piece].y)
-          masses[Int(pieces[piece].x)] = Double(at[0]) + Double(at[1])
+          let (segment, first) = (Int(pieces[piece].x), Int(pieces[piece].y))
+          for user in 0..<U {
+            let at = chunks[user] + first
+            masses[user][segment] = Double(at[0]) + Double(at[1])
+          }
         }
         for piece in range(2) {
-          let at = chunk + Int(pieces[piece].y)
-          masses[Int(pieces[piece].x)] = (Double(at[0]) + Double(at[2])) + Double(at[1])
+          let (segment, first) = (Int(pieces[piece].x), Int(pieces[piece].y))
+          for user in 0..<U {
+            let at = chunks[user] + first
+            masses[user][segment] = (Double(at[0]) + Double(at[2])) + Double(at[1])
+          }
         }
         for piece in range(3) {
-          let at = chunk + Int(pieces[piece].y)
-          masses[Int(pieces[piece].x)] = (Double(at[0]) + Double(at[2])) + (Double(at[1]) + Double(at[3]))
+          let (segment, first) = (Int(pieces[piece].x), Int(pieces[piece].y))
+          for user in 0..<U {
+            let at = chunks[user] + first
+            masses[user][segment] = (Double(at[0]) + Double(at[2])) + (Double(at[1]) + Double(at[3]))
+          }
         }
         for piece in range(4) {
-          masses[Int(pieces[piece].x)] = FastMath.sum(chunk, from: Int(pieces[piece].y), to: Int(pieces[piece].z))
+          let (segment, first, end) = (Int(pieces[piece].x), Int(pieces[piece].y), Int(pieces[piece].z))
+          for user in 0..<U { masses[user][segment] = FastMath.sum(chunks[user], from: first, to: end) }
         }
-        if carried >= 0 { masses[carried] = earlier + masses[carried] }
+        if carried >= 0 { for user in 0..<U { masses[user][carried] = earlier[user] + masses[user][carried] } }
       }
     }
-    sample.segment = Int(chunkLastSegment[chunkIndex])
   }
 
   /// The sample's labels once all its chunks are in.

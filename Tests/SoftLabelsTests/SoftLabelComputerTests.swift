@@ -306,9 +306,9 @@ struct StreamedSoftLabelTests {
     }
   }
 
-  /// The stage's path (packed items, the register-blocked product, chunks consumed as they come)
-  /// gives the same bits as whole score rows given to `labels(scores:)`, and the product is the
-  /// documented fused multiply-add chain.
+  /// The stage's path (packed items, the register-blocked product, chunks consumed as they come,
+  /// four samples at a time) gives the same bits as whole score rows given to `labels(scores:)`
+  /// (one sample at a time), and the product is the documented fused multiply-add chain.
   @Test func packedProductAndRowsGiveTheSameBits() throws {
     let sequences = Self.sequences(seed: 5)
     let trie = try TitleTrie(sequences: sequences)
@@ -343,13 +343,18 @@ struct StreamedSoftLabelTests {
       users.withUnsafeBufferPointer {
         packed.scores(users: $0.baseAddress!, panels: panels, into: outputs, maxima: maxima)
       }
+      let whole = panels.count * PackedItems.panelWidth == count
       for user in 0..<tile {
         for offset in 0..<count { rows[user][start + offset] = outputs[user][offset] }
         let largest = (0..<(panels.count * PackedItems.panelWidth)).map { outputs[user][$0] }.max()!
         #expect(maxima[user] == largest)
-        computer.consume(
-          samples[user], chunk: outputs[user], count: count,
-          maximum: panels.count * PackedItems.panelWidth == count ? maxima[user] : nil)
+      }
+      // The first four samples as one group (the stage's path), the others one by one.
+      computer.consume(
+        InlineArray<4, SoftLabelComputer.Sample> { samples[$0] }, chunks: outputs, count: count,
+        maxima: whole ? maxima : nil)
+      for user in 4..<tile {
+        computer.consume(samples[user], chunk: outputs[user], count: count, maximum: whole ? maxima[user] : nil)
       }
     }
     let workspace = computer.makeWorkspace()
