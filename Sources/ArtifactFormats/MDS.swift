@@ -303,8 +303,15 @@ public enum MDS {
       _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
     ) throws(Failure) -> Result {
       let count = sampleEnds.last ?? 0
-      let view = data.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: $0[0..<count]) }
-      return try withExtendedLifetime(data) { () throws(Failure) -> Result in try body(view) }
+      var outcome: Swift.Result<Result, Failure>!
+      data.withUnsafeBytes { buffer in
+        do throws(Failure) {
+          outcome = .success(try body(UnsafeRawBufferPointer(rebasing: buffer[0..<count])))
+        } catch {
+          outcome = .failure(error)
+        }
+      }
+      return try outcome.get()
     }
 
     /// The raw shard's header (sample count, offsets, config) for samples of these sizes, in order.

@@ -159,10 +159,11 @@ final class ShardPipeline: @unchecked Sendable {
           }
           let builder = state.builders[slot]!
           let unitSizes = builder.sampleSizes
-          guard unitSizes.elementsEqual(sizes[next..<min(sizes.count, next + unitSizes.count)]) else {
+          let announced = sizes[next..<min(sizes.count, next + unitSizes.count)]
+          guard unitSizes.elementsEqual(announced) else {
             throw PipelineError(
               .stageFailed,
-              "soft-labels: the samples from \(state.shard.range.lowerBound + next) of split '\(state.shard.split.rawValue)' encode to \(unitSizes) bytes, not the \(Array(sizes[next..<min(sizes.count, next + unitSizes.count)])) predicted; this is a bug, please report it"
+              "soft-labels: the samples from \(state.shard.range.lowerBound + next) of split '\(state.shard.split.rawValue)' encode to \(unitSizes) bytes, not the \(Array(announced)) predicted; this is a bug, please report it"
             )
           }
           next += unitSizes.count

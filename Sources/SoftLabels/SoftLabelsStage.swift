@@ -322,16 +322,16 @@ enum ScoreSource {
             users: users + tileIndex * tile * dimension, panels: panels, into: lane.chunks, maxima: lane.maxima)
           // Groups of four samples share one pass over the chunk's pieces; a short last tile's
           // samples go one by one (the same bits).
-          let users = min(tile, range.count - tileIndex * tile)
+          let members = min(tile, range.count - tileIndex * tile)
           var user = 0
-          while user + 4 <= users {
+          while user + 4 <= members {
             let first = tileIndex * tile + user
             let group = InlineArray<4, SoftLabelComputer.Sample> { lane.sample(first + $0) }
             computer.consume(
               group, chunks: lane.chunks + user, count: count, maxima: padded ? nil : lane.maxima + user)
             user += 4
           }
-          while user < users {
+          while user < members {
             computer.consume(
               lane.sample(tileIndex * tile + user), chunk: lane.chunks[user], count: count,
               maximum: padded ? nil : lane.maxima[user])
