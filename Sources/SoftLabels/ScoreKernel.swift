@@ -1,3 +1,5 @@
+import PipelineCore
+
 /// The soft-label stage's own score product for dot-product models: the item vectors packed once, in
 /// trie order, into panels of 16 items, and a register-blocked kernel that scores a few users against
 /// one panel at a time, so that a chunk of scores is produced, exponentiated and summed while it is
@@ -20,20 +22,30 @@ public final class PackedItems: @unchecked Sendable {
   let storage: UnsafeMutablePointer<Float>
 
   /// Packs `itemCount` vectors of `dimension` floats; `vector(position)` points at the item at
-  /// that trie position.
-  public init(itemCount: Int, dimension: Int, vector: (Int) -> UnsafePointer<Float>) {
+  /// that trie position. Panels are filled on up to `threads` threads (each panel by one: the
+  /// gathers from the vectors' scattered rows are most of the time).
+  public init(itemCount: Int, dimension: Int, threads: Int = 1, vector: @Sendable (Int) -> UnsafePointer<Float>) {
     self.itemCount = itemCount
     self.dimension = dimension
-    panelCount = (itemCount + Self.panelWidth - 1) / Self.panelWidth
-    let floats = max(1, panelCount * dimension * Self.panelWidth)
+    let panelCount = (itemCount + Self.panelWidth - 1) / Self.panelWidth
+    self.panelCount = panelCount
+    let panelFloats = dimension * Self.panelWidth
+    let floats = max(1, panelCount * panelFloats)
     storage = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
       .bindMemory(to: Float.self, capacity: floats)
-    storage.initialize(repeating: 0, count: floats)
-    for position in 0..<itemCount {
-      let source = vector(position)
-      let panel = storage + (position / Self.panelWidth) * dimension * Self.panelWidth
-      let lane = position % Self.panelWidth
-      for k in 0..<dimension { panel[k * Self.panelWidth + lane] = source[k] }
+    if panelCount == 0 { storage.initialize(to: 0) }
+    let output = DisjointPointer(storage)
+    Parallel.forEach(panelCount, threads: threads, chunk: 64) { panel in
+      let panelStorage = output.base + panel * panelFloats
+      for lane in 0..<Self.panelWidth {
+        let position = panel * Self.panelWidth + lane
+        if position < itemCount {
+          let source = vector(position)
+          for k in 0..<dimension { (panelStorage + k * Self.panelWidth + lane).initialize(to: source[k]) }
+        } else {
+          for k in 0..<dimension { (panelStorage + k * Self.panelWidth + lane).initialize(to: 0) }
+        }
+      }
     }
   }
 

@@ -214,9 +214,12 @@ enum ScoreSource {
   init(scorer: any Scorer, trie: TitleTrie) {
     if let embedding = scorer as? any EmbeddingScorer {
       let dimension = embedding.dimension
+      let order = trie.itemOrder
       let packed = embedding.itemVectors.withUnsafeBufferPointer { vectors in
-        PackedItems(itemCount: trie.itemCount, dimension: dimension) { position in
-          vectors.baseAddress! + (Int(trie.itemOrder[position]) - 1) * dimension
+        // Read by the packing threads, while the array is held here.
+        nonisolated(unsafe) let rows = vectors.baseAddress!
+        return PackedItems(itemCount: trie.itemCount, dimension: dimension, threads: Parallel.defaultThreadCount) {
+          position in rows + (Int(order[position]) - 1) * dimension
         }
       }
       self = .embedding(embedding, items: packed)

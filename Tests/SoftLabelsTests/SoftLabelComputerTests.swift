@@ -318,9 +318,12 @@ struct StreamedSoftLabelTests {
     let items = (0..<(n * dimension)).map { _ in Float(generator.normal()) * 0.5 }
     let tile = PackedItems.usersPerTile
     let users = (0..<(tile * dimension)).map { _ in Float(generator.normal()) }
+    let order = trie.itemOrder
     let packed = items.withUnsafeBufferPointer { vectors in
-      PackedItems(itemCount: n, dimension: dimension) { position in
-        vectors.baseAddress! + (Int(trie.itemOrder[position]) - 1) * dimension
+      nonisolated(unsafe) let rows = vectors.baseAddress!
+      // Two threads: each panel is packed by one, so the panels are the same.
+      return PackedItems(itemCount: n, dimension: dimension, threads: 2) { position in
+        rows + (Int(order[position]) - 1) * dimension
       }
     }
     let computer = SoftLabelComputer(trie: trie, k: 8, beta: 0.7, type: .float16, excludeHistory: false)
