@@ -143,6 +143,54 @@ public enum FastMath {
     return twos[0] + twos[1]
   }
 
+  /// `sum(values[u], from: start, to: end)` for each of `U` arrays, for ranges shorter than 32
+  /// floats (`sum`'s first partial sum only): the same additions in the same order, so the same
+  /// bits, with the loop and the final reduction shared: the reduction's three steps run on two or
+  /// four arrays' lanes at once instead of one array's at a time.
+  @inline(__always)
+  public static func shortSums<let U: Int>(
+    _ values: InlineArray<U, UnsafePointer<Float>>, from start: Int, to end: Int
+  ) -> InlineArray<U, Double> {
+    precondition(end &- start < 32, "FastMath.shortSums takes ranges shorter than 32")
+    var totals = InlineArray<U, SIMD8<Double>>(repeating: .zero)
+    var index = start
+    while end &- index >= 8 {
+      for array in 0..<U {
+        totals[array] += SIMD8<Double>(
+          UnsafeRawPointer(values[array]).loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self))
+      }
+      index &+= 8
+    }
+    if end > index {
+      let keep =
+        SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: end &- index))
+      for array in 0..<U {
+        var x = UnsafeRawPointer(values[array]).loadUnaligned(fromByteOffset: index &* 4, as: SIMD8<Float>.self)
+        x.replace(with: 0, where: .!keep)
+        totals[array] += SIMD8<Double>(x)
+      }
+    }
+    var result = InlineArray<U, Double>(repeating: 0)
+    var array = 0
+    // Two arrays at a time: lanes i and i + 4 (per array), then i and i + 2, then 0 and 1.
+    while array &+ 2 <= U {
+      let first = totals[array].lowHalf + totals[array].highHalf
+      let second = totals[array &+ 1].lowHalf + totals[array &+ 1].highHalf
+      let twos =
+        SIMD4(lowHalf: first.lowHalf, highHalf: second.lowHalf)
+        + SIMD4(lowHalf: first.highHalf, highHalf: second.highHalf)
+      result[array] = twos[0] + twos[1]
+      result[array &+ 1] = twos[2] + twos[3]
+      array &+= 2
+    }
+    if array < U {
+      let fours = totals[array].lowHalf + totals[array].highHalf
+      let twos = fours.lowHalf + fours.highHalf
+      result[array] = twos[0] + twos[1]
+    }
+    return result
+  }
+
   /// Σ `values[0..<count]` in a fixed order: eight running partial sums over consecutive lanes
   /// (then added as `sum(_:from:to:)` adds them), the remaining values one by one.
   @inline(__always)

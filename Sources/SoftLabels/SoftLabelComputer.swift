@@ -523,7 +523,12 @@ public struct SoftLabelComputer: Sendable {
         }
         for piece in range(4) {
           let (segment, first, end) = (Int(pieces[piece].x), Int(pieces[piece].y), Int(pieces[piece].z))
-          for user in 0..<U { masses[user][segment] = FastMath.sum(chunks[user], from: first, to: end) }
+          if end &- first < 32 {
+            let sums = FastMath.shortSums(chunks, from: first, to: end)
+            for user in 0..<U { masses[user][segment] = sums[user] }
+          } else {
+            for user in 0..<U { masses[user][segment] = FastMath.sum(chunks[user], from: first, to: end) }
+          }
         }
         if carried >= 0 { for user in 0..<U { masses[user][carried] = earlier[user] + masses[user][carried] } }
       }

@@ -266,6 +266,29 @@ struct FastMathTests {
       #expect(abs(FastMath.log(x) - Foundation.log(x)) <= 1e-9 * max(1, abs(Foundation.log(x))), "log \(x)")
     }
   }
+
+  /// The grouped short sums of the root's pieces are `sum`'s bits for every length below 32, for
+  /// one to four arrays (values of every magnitude, so the order of the additions shows).
+  @Test func shortSumsAreSumBitForBit() {
+    var generator = SplitMix(seed: 41)
+    let storage = UnsafeMutablePointer<Float>.allocate(capacity: 4 * 64)
+    defer { storage.deallocate() }
+    for index in 0..<(4 * 64) { storage[index] = Float(Foundation.exp(generator.normal() * 6)) }
+    let arrays = (0..<4).map { UnsafePointer(storage + $0 * 64) }
+    for start in [0, 3, 9] {
+      for end in start..<(start + 32) {
+        let single = FastMath.shortSums(InlineArray<1, UnsafePointer<Float>> { arrays[$0] }, from: start, to: end)
+        let three = FastMath.shortSums(InlineArray<3, UnsafePointer<Float>> { arrays[$0] }, from: start, to: end)
+        let four = FastMath.shortSums(InlineArray<4, UnsafePointer<Float>> { arrays[$0] }, from: start, to: end)
+        for array in 0..<4 {
+          let want = FastMath.sum(arrays[array], from: start, to: end).bitPattern
+          #expect(four[array].bitPattern == want, "array \(array), \(start)..<\(end)")
+          if array < 3 { #expect(three[array].bitPattern == want) }
+          if array < 1 { #expect(single[array].bitPattern == want) }
+        }
+      }
+    }
+  }
 }
 
 /// Many items, so that a sample's scores stream in several chunks: root children whose ranges
