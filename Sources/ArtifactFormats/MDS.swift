@@ -658,8 +658,10 @@ public enum MDS {
       }
     }
 
-    /// The next raw bytes of the shard.
+    /// The next raw bytes of the shard (none: nothing happens; after the last byte the frame is
+    /// complete and another call would start a second one).
     public func append(_ bytes: UnsafeRawBufferPointer) throws(PipelineError) {
+      guard !bytes.isEmpty else { return }
       guard received + bytes.count <= rawBytes else {
         throw PipelineError(
           .stageFailed,

@@ -179,6 +179,8 @@ struct MDSTests {
     let stream = try compressor.begin(
       sampleSizes: sizes, index: 2, configuration: Self.configuration, directory: streamed.path, prefix: "train")
     for part in parts { try part.withSampleBytes { try stream.append($0) } }
+    // Nothing more after the last byte changes nothing (no second frame).
+    try stream.append(UnsafeRawBufferPointer(start: nil, count: 0))
     let entry = try stream.finish()
     #expect(entry == expected)
     #expect(
