@@ -145,8 +145,8 @@ public enum FastMath {
 
   /// `sum(values[u], from: start, to: end)` for each of `U` arrays, for ranges shorter than 32
   /// floats (`sum`'s first partial sum only): the same additions in the same order, so the same
-  /// bits, with the loop and the final reduction shared: the reduction's three steps run on two or
-  /// four arrays' lanes at once instead of one array's at a time.
+  /// bits, with one loop for all the arrays and the reduction's middle step (lanes i and i + 2) on
+  /// two arrays' lanes at once.
   @inline(__always)
   public static func shortSums<let U: Int>(
     _ values: InlineArray<U, UnsafePointer<Float>>, from start: Int, to end: Int

@@ -33,7 +33,9 @@ public final class PackedItems: @unchecked Sendable {
     let floats = max(1, panelCount * panelFloats)
     storage = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
       .bindMemory(to: Float.self, capacity: floats)
-    if panelCount == 0 { storage.initialize(to: 0) }
+    // The panels below write every float; with none (no items or no dimensions) the one float
+    // allocated is zeroed.
+    if panelCount * panelFloats == 0 { storage.initialize(to: 0) }
     let output = DisjointPointer(storage)
     Parallel.forEach(panelCount, threads: threads, chunk: 64) { panel in
       let panelStorage = output.base + panel * panelFloats
