@@ -212,17 +212,16 @@ final class ShardPipeline: @unchecked Sendable {
       let split = state.shard.split
       let set = samples(split)
       var statistics = LabelStatistics()
-      sources[split]!.labels(
-        set, range: unit.range, computer: computer, lane: lane, results: lane.results, statistics: &statistics)
-      state.statistics[unit.slot] = statistics
       var builder = MDS.ShardBuilder(configuration: configuration, reserveBytes: unit.range.count * 1536)
-      for (row, index) in unit.range.enumerated() {
-        if lane.results[row].hasInvalidScores && state.invalid[unit.slot] < 0 { state.invalid[unit.slot] = index }
+      sources[split]!.labels(set, range: unit.range, computer: computer, lane: lane, statistics: &statistics) {
+        index, labels in
+        if labels.hasInvalidScores && state.invalid[unit.slot] < 0 { state.invalid[unit.slot] = index }
         SoftLabelsLayout.append(
-          lane.results[row], sampleID: UInt64(index), user: set.users[index], item: set.targets[index],
+          labels, sampleID: UInt64(index), user: set.users[index], item: set.targets[index],
           history: set.history(index), prompt: prompt?.encode(history: set.history(index)), to: &builder,
           type: computer.type)
       }
+      state.statistics[unit.slot] = statistics
       state.builders[unit.slot] = builder
 
       condition.lock()

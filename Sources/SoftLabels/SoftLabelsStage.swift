@@ -249,8 +249,10 @@ enum ScoreSource {
     let maxima: UnsafeMutablePointer<Float>
     /// One unit's user vectors, in whole tiles.
     let users: UnsafeMutablePointer<Float>
-    /// One unit's labels, encoded before the next unit overwrites them.
-    let results: UnsafeMutablePointer<SampleLabels>
+    /// The sample being finished: encoded as soon as it is, so one set of arrays serves every
+    /// sample while it is in cache (a unit's worth of them was about a megabyte, cold by the time
+    /// the next unit reset it).
+    var result = SampleLabels()
 
     init(computer: SoftLabelComputer, dimension: Int) {
       self.computer = computer
@@ -258,8 +260,6 @@ enum ScoreSource {
       let capacity = max(1, tiles * PackedItems.usersPerTile * dimension)
       users = .allocate(capacity: capacity)
       users.initialize(repeating: 0, count: capacity)
-      results = .allocate(capacity: SoftLabelsStage.unitSize)
-      results.initialize(repeating: SampleLabels(), count: SoftLabelsStage.unitSize)
       workspace = computer.makeWorkspace()
       let tile = PackedItems.usersPerTile
       let stride = SoftLabelComputer.chunkItems + 16
@@ -273,8 +273,6 @@ enum ScoreSource {
     }
 
     deinit {
-      results.deinitialize(count: SoftLabelsStage.unitSize)
-      results.deallocate()
       chunkStorage.deallocate()
       chunks.deallocate()
       maxima.deallocate()
@@ -287,12 +285,12 @@ enum ScoreSource {
     }
   }
 
-  /// Writes the labels of the samples `range` to `results[row]` (row = index − range.lowerBound;
-  /// their arrays are reused) and adds them to `statistics` in order, on the calling thread with
-  /// `lane`.
+  /// Computes the labels of the samples `range` on the calling thread with `lane`, adds them to
+  /// `statistics` and hands each to `emit` with its index, in order (the labels are the lane's
+  /// reused arrays: valid during the call).
   func labels(
     _ samples: SampleSet, range: Range<Int>, computer: SoftLabelComputer, lane: Lane,
-    results: UnsafeMutablePointer<SampleLabels>, statistics: inout LabelStatistics
+    statistics: inout LabelStatistics, emit: (Int, SampleLabels) -> Void
   ) {
     switch self {
     case .embedding(let scorer, let items):
@@ -343,7 +341,8 @@ enum ScoreSource {
         }
       }
       for row in 0..<range.count {
-        computer.finish(lane.sample(row), workspace: lane.workspace, statistics: &statistics, into: &results[row])
+        computer.finish(lane.sample(row), workspace: lane.workspace, statistics: &statistics, into: &lane.result)
+        emit(range.lowerBound + row, lane.result)
       }
     case .general(let scorer, let itemOrder):
       let n = scorer.itemCount
@@ -358,7 +357,8 @@ enum ScoreSource {
         for position in 0..<n { inOrder[position] = from[Int(itemOrder[position]) - 1] }
         computer.labels(
           scores: inOrder, target: samples.targets[index], history: samples.history(index),
-          workspace: lane.workspace, statistics: &statistics, into: &results[row])
+          workspace: lane.workspace, statistics: &statistics, into: &lane.result)
+        emit(index, lane.result)
       }
     }
   }
