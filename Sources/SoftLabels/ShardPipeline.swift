@@ -27,8 +27,7 @@ final class ShardPipeline: @unchecked Sendable {
   /// under the lock) and read by the writer unit by unit.
   final class ShardState {
     let shard: ShardPlan.Shard
-    /// Guarded by the pipeline's condition: the units not done yet, and which are.
-    var remaining: Int
+    /// Guarded by the pipeline's condition: which units are done.
     let done: UnsafeMutableBufferPointer<Bool>
     /// Freed by the writer as it writes them.
     let builders: UnsafeMutableBufferPointer<MDS.ShardBuilder?>
@@ -39,7 +38,6 @@ final class ShardPipeline: @unchecked Sendable {
 
     init(shard: ShardPlan.Shard, units: Int) {
       self.shard = shard
-      remaining = units
       done = .allocate(capacity: units)
       done.initialize(repeating: false)
       builders = .allocate(capacity: units)
@@ -142,7 +140,7 @@ final class ShardPipeline: @unchecked Sendable {
         if let sampleSizes {
           sizes = sampleSizes(state.shard)
         } else {
-          wait { state.remaining == 0 }
+          wait { state.done.allSatisfy { $0 } }
           sizes = state.builders.flatMap { $0?.sampleSizes ?? [] }
         }
         var mark = monotonicSeconds()
@@ -225,7 +223,6 @@ final class ShardPipeline: @unchecked Sendable {
       state.builders[unit.slot] = builder
 
       condition.lock()
-      state.remaining -= 1
       state.done[unit.slot] = true
       condition.broadcast()
       condition.unlock()
