@@ -285,6 +285,26 @@ enum ScoreSource {
     }
   }
 
+  /// Consumes a tile's chunks for its `members` samples from `first` (the lane's chunk u for
+  /// sample first + u): groups of `G` share one pass over the chunk's pieces, the rest go one by
+  /// one (the same bits).
+  @inline(__always)
+  private static func consume<let G: Int>(
+    _ group: InlineArray<G, Int>.Type, computer: SoftLabelComputer, lane: Lane, first: Int, members: Int, count: Int,
+    maxima: UnsafeMutablePointer<Float>?
+  ) {
+    var user = 0
+    while user + G <= members {
+      let samples = InlineArray<G, SoftLabelComputer.Sample> { lane.sample(first + user + $0) }
+      computer.consume(samples, chunks: lane.chunks + user, count: count, maxima: maxima.map { $0 + user })
+      user += G
+    }
+    while user < members {
+      computer.consume(lane.sample(first + user), chunk: lane.chunks[user], count: count, maximum: maxima?[user])
+      user += 1
+    }
+  }
+
   /// Computes the labels of the samples `range` on the calling thread with `lane`, adds them to
   /// `statistics` and hands each to `emit` with its index, in order (the labels are the lane's
   /// reused arrays: valid during the call).
@@ -321,23 +341,17 @@ enum ScoreSource {
         for tileIndex in 0..<tiles {
           items.scores(
             users: users + tileIndex * tile * dimension, panels: panels, into: lane.chunks, maxima: lane.maxima)
-          // Groups of four samples share one pass over the chunk's pieces; a short last tile's
-          // samples go one by one (the same bits).
           let members = min(tile, range.count - tileIndex * tile)
-          var user = 0
-          while user + 4 <= members {
-            let first = tileIndex * tile + user
-            let group = InlineArray<4, SoftLabelComputer.Sample> { lane.sample(first + $0) }
-            computer.consume(
-              group, chunks: lane.chunks + user, count: count, maxima: padded ? nil : lane.maxima + user)
-            user += 4
-          }
-          while user < members {
-            computer.consume(
-              lane.sample(tileIndex * tile + user), chunk: lane.chunks[user], count: count,
-              maximum: padded ? nil : lane.maxima[user])
-            user += 1
-          }
+          // A tile's samples share passes over the chunk's pieces: AVX2's six at once (six arrays'
+          // sums still fit its registers), AVX-512's eight as two groups of four.
+          #if TCA_AVX512
+            let group = InlineArray<4, Int>.self
+          #else
+            let group = InlineArray<6, Int>.self
+          #endif
+          Self.consume(
+            group, computer: computer, lane: lane, first: tileIndex * tile, members: members, count: count,
+            maxima: padded ? nil : lane.maxima)
         }
       }
       for row in 0..<range.count {

@@ -330,8 +330,9 @@ struct StreamedSoftLabelTests {
   }
 
   /// The stage's path (packed items, the register-blocked product, chunks consumed as they come,
-  /// four samples at a time) gives the same bits as whole score rows given to `labels(scores:)`
-  /// (one sample at a time), and the product is the documented fused multiply-add chain.
+  /// six samples at a time with AVX2's tile of 6, four with AVX-512's, the rest one by one) gives
+  /// the same bits as whole score rows given to `labels(scores:)` (one sample at a time), and the
+  /// product is the documented fused multiply-add chain.
   @Test func packedProductAndRowsGiveTheSameBits() throws {
     let sequences = Self.sequences(seed: 5)
     let trie = try TitleTrie(sequences: sequences)
@@ -359,8 +360,13 @@ struct StreamedSoftLabelTests {
     let maxima = UnsafeMutablePointer<Float>.allocate(capacity: tile)
     defer { maxima.deallocate() }
     let targets = (0..<tile).map { UInt32(1 + ($0 * 911) % n) }
+    // Each user's sample twice: one set consumed in a group of 6, the other in a group of 4.
     let samples = (0..<tile).map { _ in computer.makeSample() }
-    for user in 0..<tile { computer.begin(samples[user], target: targets[user], history: []) }
+    let others = (0..<tile).map { _ in computer.makeSample() }
+    for user in 0..<tile {
+      computer.begin(samples[user], target: targets[user], history: [])
+      computer.begin(others[user], target: targets[user], history: [])
+    }
     var rows = [[Float]](repeating: [Float](repeating: 0, count: n), count: tile)
     for start in Swift.stride(from: 0, to: n, by: SoftLabelComputer.chunkItems) {
       let count = min(SoftLabelComputer.chunkItems, n - start)
@@ -375,12 +381,24 @@ struct StreamedSoftLabelTests {
         let largest = (0..<(panels.count * PackedItems.panelWidth)).map { outputs[user][$0] }.max()!
         #expect(maxima[user] == largest)
       }
-      // The first four samples as one group (the stage's path), the others one by one.
+      // The chunks are consumed in place: each set gets a copy.
+      let copies = UnsafeMutablePointer<Float>.allocate(capacity: tile * stride)
+      defer { copies.deallocate() }
+      copies.update(from: storage, count: tile * stride)
       computer.consume(
-        InlineArray<4, SoftLabelComputer.Sample> { samples[$0] }, chunks: outputs, count: count,
+        InlineArray<6, SoftLabelComputer.Sample> { samples[$0] }, chunks: outputs, count: count,
+        maxima: whole ? maxima : nil)
+      for user in 6..<tile {
+        computer.consume(samples[user], chunk: outputs[user], count: count, maximum: whole ? maxima[user] : nil)
+      }
+      let copyPointers = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: tile)
+      defer { copyPointers.deallocate() }
+      for user in 0..<tile { copyPointers[user] = copies + user * stride }
+      computer.consume(
+        InlineArray<4, SoftLabelComputer.Sample> { others[$0] }, chunks: copyPointers, count: count,
         maxima: whole ? maxima : nil)
       for user in 4..<tile {
-        computer.consume(samples[user], chunk: outputs[user], count: count, maximum: whole ? maxima[user] : nil)
+        computer.consume(others[user], chunk: copyPointers[user], count: count, maximum: whole ? maxima[user] : nil)
       }
     }
     let workspace = computer.makeWorkspace()
@@ -394,11 +412,14 @@ struct StreamedSoftLabelTests {
         #expect(rows[user][position].bitPattern == expected.bitPattern)
       }
       let streamed = computer.finish(samples[user], workspace: workspace)
+      let fours = computer.finish(others[user], workspace: workspace)
       let whole = rows[user].withUnsafeBufferPointer { row in
         computer.labels(scores: row.baseAddress!, target: targets[user], history: [], workspace: workspace)
       }
       #expect(streamed == whole)
       #expect(streamed.softProbabilities.map(\.bitPattern) == whole.softProbabilities.map(\.bitPattern))
+      #expect(fours.softProbabilities.map(\.bitPattern) == whole.softProbabilities.map(\.bitPattern))
+      #expect(fours == whole)
     }
   }
 }
