@@ -56,7 +56,8 @@ public final class PackedItems: @unchecked Sendable {
   /// Users scored together against a panel: as many 16-lane accumulators as the vector registers
   /// hold with room to spare (8 users × 2 panels on AVX-512's 32 registers, 6 × 1 — twelve 8-lane
   /// registers — on AVX2: Zen 3's two FMA pipes with 4 cycles of latency need 8 chains in flight,
-  /// and 4 users' 8 left none to spare, 15–20 % slower whenever the machine was busy).
+  /// and 4 users' 8 left none to spare; in a probe of the kernel alone 4 users were 15–20 % slower
+  /// in some runs and as fast in others, in the stage the kernel's share fell by about 4 %).
   public static var usersPerTile: Int {
     #if TCA_AVX512
       return 8

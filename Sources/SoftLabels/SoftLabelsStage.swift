@@ -162,7 +162,7 @@ public enum SoftLabelsStage: PipelineStage {
     let computeSeconds = monotonicSeconds() - start
     // The inputs, loaded before the window, are freed after it, as the peers' are in the benchmark:
     // Swift releases each after its last use, which put the freeing of the samples' titles, the
-    // trie, the model and the computer's tables inside it (9 ms of Toys' 0.35 s).
+    // trie, the model and the computer's tables inside it (6–12 ms of Toys' 0.35–0.45 s).
     withExtendedLifetime((samples, trie, card, tokenizer, computer, scorers, prompt)) {}
 
     try SoftLabelsLayout.writeIndexesAndReport(

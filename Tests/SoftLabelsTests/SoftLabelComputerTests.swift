@@ -353,6 +353,8 @@ struct StreamedSoftLabelTests {
     let computer = SoftLabelComputer(trie: trie, k: 8, beta: 0.7, type: .float16, excludeHistory: false)
     let stride = SoftLabelComputer.chunkItems + 16
     let storage = UnsafeMutablePointer<Float>.allocate(capacity: tile * stride)
+    // Zeroed: the sums read the padding past each chunk (masked), and each chunk is copied whole.
+    storage.initialize(repeating: 0, count: tile * stride)
     defer { storage.deallocate() }
     let outputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: tile)
     defer { outputs.deallocate() }
@@ -384,7 +386,7 @@ struct StreamedSoftLabelTests {
       // The chunks are consumed in place: each set gets a copy.
       let copies = UnsafeMutablePointer<Float>.allocate(capacity: tile * stride)
       defer { copies.deallocate() }
-      copies.update(from: storage, count: tile * stride)
+      copies.initialize(from: storage, count: tile * stride)
       computer.consume(
         InlineArray<6, SoftLabelComputer.Sample> { samples[$0] }, chunks: outputs, count: count,
         maxima: whole ? maxima : nil)
