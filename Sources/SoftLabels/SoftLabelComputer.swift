@@ -434,7 +434,11 @@ public struct SoftLabelComputer: Sendable {
     var chunkIndex = 0
     var masses = InlineArray<U, UnsafeMutablePointer<Double>>(repeating: samples[0].masses)
     var scores = InlineArray<U, UnsafePointer<Float>>(repeating: chunks[0])
+    // One pass over one chunk's pieces serves the group only if every sample is at that chunk.
+    let position = samples[0].chunkStart
     for user in 0..<U {
+      precondition(
+        samples[user].chunkStart == position, "SoftLabelComputer.consume: a group's samples must be at the same chunk")
       chunkIndex = exponentiate(samples[user], chunk: chunks[user], count: count, maximum: maxima?[user])
       masses[user] = samples[user].masses
       scores[user] = UnsafePointer(chunks[user])
