@@ -70,16 +70,22 @@ public final class PackedItems: @unchecked Sendable {
   /// short group with zero vectors) against the items of panels `panels` to `output[u]` at float
   /// offset 16·(p − panels.lowerBound) for panel p: 16 floats per panel, the lanes past the last
   /// item hold 0. `maxima[u]` receives the largest of user u's scores written (padding lanes
-  /// included; NaN never is).
+  /// included; NaN never is). With `users: count` of 2 or fewer, AVX2 scores only the first 2
+  /// (the same bits; a unit of 128 ends with a tile of 2, which 6 users' kernel padded with 4).
   public func scores(
-    users: UnsafePointer<Float>, panels: Range<Int>, into output: UnsafePointer<UnsafeMutablePointer<Float>>,
-    maxima: UnsafeMutablePointer<Float>
+    users: UnsafePointer<Float>, count: Int = usersPerTile, panels: Range<Int>,
+    into output: UnsafePointer<UnsafeMutablePointer<Float>>, maxima: UnsafeMutablePointer<Float>
   ) {
     #if TCA_AVX512
       tile(users: users, panels: panels, output: output, maxima: maxima, width: InlineArray<8, Int>.self, paired: true)
     #else
-      tile(
-        users: users, panels: panels, output: output, maxima: maxima, width: InlineArray<6, Int>.self, paired: false)
+      if count <= 2 {
+        tile(
+          users: users, panels: panels, output: output, maxima: maxima, width: InlineArray<2, Int>.self, paired: false)
+      } else {
+        tile(
+          users: users, panels: panels, output: output, maxima: maxima, width: InlineArray<6, Int>.self, paired: false)
+      }
     #endif
   }
 

@@ -343,9 +343,10 @@ enum ScoreSource {
         // The last chunk's padding lanes (score 0) are in the kernel's maxima.
         let padded = panels.count * PackedItems.panelWidth != count
         for tileIndex in 0..<tiles {
-          items.scores(
-            users: users + tileIndex * tile * dimension, panels: panels, into: lane.chunks, maxima: lane.maxima)
           let members = min(tile, range.count - tileIndex * tile)
+          items.scores(
+            users: users + tileIndex * tile * dimension, count: members, panels: panels, into: lane.chunks,
+            maxima: lane.maxima)
           // A tile's samples share passes over the chunk's pieces: AVX2's six at once (six arrays'
           // sums still fit its registers), AVX-512's eight as two groups of four.
           #if TCA_AVX512

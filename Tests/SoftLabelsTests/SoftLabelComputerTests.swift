@@ -331,8 +331,8 @@ struct StreamedSoftLabelTests {
 
   /// The stage's path (packed items, the register-blocked product, chunks consumed as they come,
   /// six samples at a time with AVX2's tile of 6, four with AVX-512's, the rest one by one) gives
-  /// the same bits as whole score rows given to `labels(scores:)` (one sample at a time), and the
-  /// product is the documented fused multiply-add chain.
+  /// the same bits as whole score rows given to `labels(scores:)` (one sample at a time), the
+  /// product is the documented fused multiply-add chain, and a tile of 2 scores its users alike.
   @Test func packedProductAndRowsGiveTheSameBits() throws {
     let sequences = Self.sequences(seed: 5)
     let trie = try TitleTrie(sequences: sequences)
@@ -361,6 +361,14 @@ struct StreamedSoftLabelTests {
     for user in 0..<tile { outputs[user] = storage + user * stride }
     let maxima = UnsafeMutablePointer<Float>.allocate(capacity: tile)
     defer { maxima.deallocate() }
+    let pairStorage = UnsafeMutablePointer<Float>.allocate(capacity: tile * stride)
+    pairStorage.initialize(repeating: 0, count: tile * stride)
+    defer { pairStorage.deallocate() }
+    let pairOutputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: tile)
+    defer { pairOutputs.deallocate() }
+    for user in 0..<tile { pairOutputs[user] = pairStorage + user * stride }
+    let pairMaxima = UnsafeMutablePointer<Float>.allocate(capacity: tile)
+    defer { pairMaxima.deallocate() }
     let targets = (0..<tile).map { UInt32(1 + ($0 * 911) % n) }
     // Each user's sample twice: one set consumed in a group of 6, the other in a group of 4.
     let samples = (0..<tile).map { _ in computer.makeSample() }
@@ -376,6 +384,14 @@ struct StreamedSoftLabelTests {
       let panels = first..<min(packed.panelCount, first + SoftLabelComputer.chunkItems / PackedItems.panelWidth)
       users.withUnsafeBufferPointer {
         packed.scores(users: $0.baseAddress!, panels: panels, into: outputs, maxima: maxima)
+        packed.scores(users: $0.baseAddress!, count: 2, panels: panels, into: pairOutputs, maxima: pairMaxima)
+      }
+      // A short tile (a unit's last) gives its users the same bits.
+      for user in 0..<2 {
+        for offset in 0..<(panels.count * PackedItems.panelWidth) {
+          #expect(pairOutputs[user][offset].bitPattern == outputs[user][offset].bitPattern)
+        }
+        #expect(pairMaxima[user].bitPattern == maxima[user].bitPattern)
       }
       let whole = panels.count * PackedItems.panelWidth == count
       for user in 0..<tile {
