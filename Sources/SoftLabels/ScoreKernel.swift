@@ -148,3 +148,33 @@ public final class PackedItems: @unchecked Sendable {
     for user in 0..<U { maxima[user] = best[user].max() }
   }
 }
+
+/// One chunk of scores per user of a tile: where `PackedItems.scores` writes and
+/// `SoftLabelComputer.consume` reads. `chunks[u]` points at user u's `chunkItems` floats and the
+/// 16 after them (`FastMath.sum` reads past a range's end, masked; zeroed here), `maxima[u]` is
+/// where the kernel puts user u's largest score. One per thread, reused for every tile.
+public final class ScoreChunks: @unchecked Sendable {
+  /// Floats in all the chunks together (`storage[0..<floats]`, chunk u from u · (chunkItems + 16)).
+  public let floats: Int
+  public let storage: UnsafeMutablePointer<Float>
+  public let chunks: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
+  public let maxima: UnsafeMutablePointer<Float>
+
+  public init(users: Int = PackedItems.usersPerTile) {
+    let stride = SoftLabelComputer.chunkItems + 16
+    floats = users * stride
+    storage = UnsafeMutableRawPointer.allocate(byteCount: max(1, floats) * 4, alignment: 64)
+      .bindMemory(to: Float.self, capacity: max(1, floats))
+    storage.initialize(repeating: 0, count: max(1, floats))
+    chunks = .allocate(capacity: max(1, users))
+    for user in 0..<users { chunks[user] = storage + user * stride }
+    maxima = .allocate(capacity: max(1, users))
+    maxima.initialize(repeating: 0, count: max(1, users))
+  }
+
+  deinit {
+    storage.deallocate()
+    chunks.deallocate()
+    maxima.deallocate()
+  }
+}

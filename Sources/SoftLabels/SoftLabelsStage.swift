@@ -248,9 +248,7 @@ enum ScoreSource {
     let workspace: SoftLabelComputer.Workspace
     let computer: SoftLabelComputer
     var samples: [SoftLabelComputer.Sample] = []
-    let chunks: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
-    let chunkStorage: UnsafeMutablePointer<Float>
-    let maxima: UnsafeMutablePointer<Float>
+    let scores = ScoreChunks()
     /// One unit's user vectors, in whole tiles.
     let users: UnsafeMutablePointer<Float>
     /// The sample being finished: encoded as soon as it is, so one set of arrays serves every
@@ -265,23 +263,9 @@ enum ScoreSource {
       users = .allocate(capacity: capacity)
       users.initialize(repeating: 0, count: capacity)
       workspace = computer.makeWorkspace()
-      let tile = PackedItems.usersPerTile
-      let stride = SoftLabelComputer.chunkItems + 16
-      chunkStorage = UnsafeMutableRawPointer.allocate(byteCount: tile * stride * 4, alignment: 64)
-        .bindMemory(to: Float.self, capacity: tile * stride)
-      chunkStorage.initialize(repeating: 0, count: tile * stride)
-      chunks = .allocate(capacity: tile)
-      for user in 0..<tile { chunks[user] = chunkStorage + user * stride }
-      maxima = .allocate(capacity: tile)
-      maxima.initialize(repeating: 0, count: tile)
     }
 
-    deinit {
-      chunkStorage.deallocate()
-      chunks.deallocate()
-      maxima.deallocate()
-      users.deallocate()
-    }
+    deinit { users.deallocate() }
 
     func sample(_ index: Int) -> SoftLabelComputer.Sample {
       while samples.count <= index { samples.append(computer.makeSample()) }
@@ -300,11 +284,11 @@ enum ScoreSource {
     var user = 0
     while user + G <= members {
       let samples = InlineArray<G, SoftLabelComputer.Sample> { lane.sample(first + user + $0) }
-      computer.consume(samples, chunks: lane.chunks + user, count: count, maxima: maxima.map { $0 + user })
+      computer.consume(samples, chunks: lane.scores.chunks + user, count: count, maxima: maxima.map { $0 + user })
       user += G
     }
     while user < members {
-      computer.consume(lane.sample(first + user), chunk: lane.chunks[user], count: count, maximum: maxima?[user])
+      computer.consume(lane.sample(first + user), chunk: lane.scores.chunks[user], count: count, maximum: maxima?[user])
       user += 1
     }
   }
@@ -345,8 +329,8 @@ enum ScoreSource {
         for tileIndex in 0..<tiles {
           let members = min(tile, range.count - tileIndex * tile)
           items.scores(
-            users: users + tileIndex * tile * dimension, count: members, panels: panels, into: lane.chunks,
-            maxima: lane.maxima)
+            users: users + tileIndex * tile * dimension, count: members, panels: panels, into: lane.scores.chunks,
+            maxima: lane.scores.maxima)
           // A tile's samples share passes over the chunk's pieces: AVX2's six at once (six arrays'
           // sums still fit its registers), AVX-512's eight as two groups of four.
           #if TCA_AVX512
@@ -356,7 +340,7 @@ enum ScoreSource {
           #endif
           Self.consume(
             group, computer: computer, lane: lane, first: tileIndex * tile, members: members, count: count,
-            maxima: padded ? nil : lane.maxima)
+            maxima: padded ? nil : lane.scores.maxima)
         }
       }
       for row in 0..<range.count {

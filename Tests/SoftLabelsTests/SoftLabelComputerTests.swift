@@ -351,24 +351,10 @@ struct StreamedSoftLabelTests {
       }
     }
     let computer = SoftLabelComputer(trie: trie, k: 8, beta: 0.7, type: .float16, excludeHistory: false)
-    let stride = SoftLabelComputer.chunkItems + 16
-    let storage = UnsafeMutablePointer<Float>.allocate(capacity: tile * stride)
-    // Zeroed: the sums read the padding past each chunk (masked), and each chunk is copied whole.
-    storage.initialize(repeating: 0, count: tile * stride)
-    defer { storage.deallocate() }
-    let outputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: tile)
-    defer { outputs.deallocate() }
-    for user in 0..<tile { outputs[user] = storage + user * stride }
-    let maxima = UnsafeMutablePointer<Float>.allocate(capacity: tile)
-    defer { maxima.deallocate() }
-    let pairStorage = UnsafeMutablePointer<Float>.allocate(capacity: tile * stride)
-    pairStorage.initialize(repeating: 0, count: tile * stride)
-    defer { pairStorage.deallocate() }
-    let pairOutputs = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: tile)
-    defer { pairOutputs.deallocate() }
-    for user in 0..<tile { pairOutputs[user] = pairStorage + user * stride }
-    let pairMaxima = UnsafeMutablePointer<Float>.allocate(capacity: tile)
-    defer { pairMaxima.deallocate() }
+    // The kernel's outputs, a 2-user tile's, and a copy of them for the second set of samples.
+    let main = ScoreChunks()
+    let pair = ScoreChunks()
+    let copy = ScoreChunks()
     let targets = (0..<tile).map { UInt32(1 + ($0 * 911) % n) }
     // Each user's sample twice: one set consumed in a group of 6, the other in a group of 4.
     let samples = (0..<tile).map { _ in computer.makeSample() }
@@ -383,40 +369,36 @@ struct StreamedSoftLabelTests {
       let first = start / PackedItems.panelWidth
       let panels = first..<min(packed.panelCount, first + SoftLabelComputer.chunkItems / PackedItems.panelWidth)
       users.withUnsafeBufferPointer {
-        packed.scores(users: $0.baseAddress!, panels: panels, into: outputs, maxima: maxima)
-        packed.scores(users: $0.baseAddress!, count: 2, panels: panels, into: pairOutputs, maxima: pairMaxima)
+        packed.scores(users: $0.baseAddress!, panels: panels, into: main.chunks, maxima: main.maxima)
+        packed.scores(users: $0.baseAddress!, count: 2, panels: panels, into: pair.chunks, maxima: pair.maxima)
       }
       // A short tile (a unit's last) gives its users the same bits.
       for user in 0..<2 {
         for offset in 0..<(panels.count * PackedItems.panelWidth) {
-          #expect(pairOutputs[user][offset].bitPattern == outputs[user][offset].bitPattern)
+          #expect(pair.chunks[user][offset].bitPattern == main.chunks[user][offset].bitPattern)
         }
-        #expect(pairMaxima[user].bitPattern == maxima[user].bitPattern)
+        #expect(pair.maxima[user].bitPattern == main.maxima[user].bitPattern)
       }
       let whole = panels.count * PackedItems.panelWidth == count
       for user in 0..<tile {
-        for offset in 0..<count { rows[user][start + offset] = outputs[user][offset] }
-        let largest = (0..<(panels.count * PackedItems.panelWidth)).map { outputs[user][$0] }.max()!
-        #expect(maxima[user] == largest)
+        for offset in 0..<count { rows[user][start + offset] = main.chunks[user][offset] }
+        let largest = (0..<(panels.count * PackedItems.panelWidth)).map { main.chunks[user][$0] }.max()!
+        #expect(main.maxima[user] == largest)
       }
       // The chunks are consumed in place: each set gets a copy.
-      let copies = UnsafeMutablePointer<Float>.allocate(capacity: tile * stride)
-      defer { copies.deallocate() }
-      copies.initialize(from: storage, count: tile * stride)
+      copy.storage.update(from: main.storage, count: main.floats)
       computer.consume(
-        InlineArray<6, SoftLabelComputer.Sample> { samples[$0] }, chunks: outputs, count: count,
-        maxima: whole ? maxima : nil)
+        InlineArray<6, SoftLabelComputer.Sample> { samples[$0] }, chunks: main.chunks, count: count,
+        maxima: whole ? main.maxima : nil)
       for user in 6..<tile {
-        computer.consume(samples[user], chunk: outputs[user], count: count, maximum: whole ? maxima[user] : nil)
+        computer.consume(
+          samples[user], chunk: main.chunks[user], count: count, maximum: whole ? main.maxima[user] : nil)
       }
-      let copyPointers = UnsafeMutablePointer<UnsafeMutablePointer<Float>>.allocate(capacity: tile)
-      defer { copyPointers.deallocate() }
-      for user in 0..<tile { copyPointers[user] = copies + user * stride }
       computer.consume(
-        InlineArray<4, SoftLabelComputer.Sample> { others[$0] }, chunks: copyPointers, count: count,
-        maxima: whole ? maxima : nil)
+        InlineArray<4, SoftLabelComputer.Sample> { others[$0] }, chunks: copy.chunks, count: count,
+        maxima: whole ? main.maxima : nil)
       for user in 4..<tile {
-        computer.consume(others[user], chunk: copyPointers[user], count: count, maximum: whole ? maxima[user] : nil)
+        computer.consume(others[user], chunk: copy.chunks[user], count: count, maximum: whole ? main.maxima[user] : nil)
       }
     }
     let workspace = computer.makeWorkspace()
