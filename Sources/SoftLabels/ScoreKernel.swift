@@ -151,8 +151,9 @@ public final class PackedItems: @unchecked Sendable {
 
 /// One chunk of scores per user of a tile: where `PackedItems.scores` writes and
 /// `SoftLabelComputer.consume` reads. `chunks[u]` points at user u's `chunkItems` floats and the
-/// 16 after them (`FastMath.sum` reads past a range's end, masked; zeroed here), `maxima[u]` is
-/// where the kernel puts user u's largest score. One per thread, reused for every tile.
+/// 16 after them (at least `FastMath.sumPadding`, which the masked sums read past a range's end;
+/// zeroed here; 16 keeps every chunk 64-byte aligned), `maxima[u]` is where the kernel puts user
+/// u's largest score. One per thread, reused for every tile.
 public final class ScoreChunks: @unchecked Sendable {
   /// Floats in all the chunks together (`storage[0..<floats]`, chunk u from u · (chunkItems + 16)).
   public let floats: Int
