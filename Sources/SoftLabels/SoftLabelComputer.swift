@@ -531,12 +531,20 @@ public struct SoftLabelComputer: Sendable {
             let sums = FastMath.shortSums(chunks, from: first, to: end)
             for user in 0..<U { masses[user][segment] = sums[user] }
           } else {
-            for user in 0..<U { masses[user][segment] = FastMath.sum(chunks[user], from: first, to: end) }
+            for user in 0..<U { masses[user][segment] = Self.longSum(chunks[user], from: first, to: end) }
           }
         }
         if carried >= 0 { for user in 0..<U { masses[user][carried] = earlier[user] + masses[user][carried] } }
       }
     }
+  }
+
+  /// `FastMath.sum` as a call of its own (for pieces of 32 items or more, where a call costs
+  /// little): inlined into `addPieces`' loop over a group's samples, the compiler still split its
+  /// 4-lane widenings and sums into 2-lane pieces.
+  @inline(never)
+  static func longSum(_ values: UnsafePointer<Float>, from start: Int, to end: Int) -> Double {
+    FastMath.sum(values, from: start, to: end)
   }
 
   /// The sample's labels once all its chunks are in.
