@@ -27,6 +27,13 @@ p(v | y<j) = mass of the items whose path starts with y<j ++ [v] / mass of those
       sgemm in batches of 256 (timed); user vectors from PyTorch's SASRec (timed apart); on every train
       sample, as ours and the floor (--numpy-samples N for the first N: the first 2,000 of Beauty have
       6 % shorter titles than the split, and a 0.2 s pass is a lucky window more often than a 15 s one).
+  (b') NumPy writing the same shards: (b), then what ours does with each distribution before its clock
+      stops (and (b) leaves out): per position the top k children by stored probability, then token id
+      (np.argpartition and a stable np.argsort), every sample encoded with our MDS columns, and every 8,192
+      samples a shard compressed in one call by python-zstandard (level 1, every core), hashed (sha256 of
+      the raw and the compressed bytes) and written, as streaming's MDSWriter does; index.json last. Its
+      first samples, read back, must match ours. This is the like-for-like peer: ours is timed until its
+      last shard is written.
   (c) floor: the score sgemm alone, np.matmul(U_batch, V.T, out=reused) over every train sample in
       batches of 256, float32, on --threads threads and on 1 (each in its own process, OPENBLAS_NUM_THREADS).
   (d) ours: `tca run <pipeline> --only soft-labels --force soft-labels`; samples/s from its manifest's
@@ -42,7 +49,7 @@ parser).
     .venv/bin/python Benchmarks/softlabels_bench.py [--datasets toys,beauty] [--official-samples 300]
         [--numpy-samples 0 (all)] [--threads 2] [--repeat 3] [--output results.json] [--work DIR]
 
-Timing: (b), (c), (d) and (d') take turns for --repeat rounds (default 3) and each keeps its best round,
+Timing: (b), (b'), (c), (d) and (d') take turns for --repeat rounds (default 3) and each keeps its best round,
 so that the ratios compare runs made side by side (these machines' speed drifts by up to 2x within
 minutes); (a) is the best of --repeat passes in one process, and each floor round the best of at least
 3 passes. The load
@@ -77,6 +84,7 @@ LEVELS = (1, 2, 3, 9, 19)
 TOLERANCE = 1e-5
 OFFICIAL_MICRO_BATCH = 4  # critical88/TCA4Rec main.py --micro_batch_size
 SGEMM_BATCH = 256
+SHARD_SAMPLES = 8192  # the stage's default shard_samples
 
 
 # ------------------------------------------------------------------------------------------ driver side
@@ -455,6 +463,41 @@ def compare_ours(reference: list, samples: list, targets: list, paths: list, use
             "disagreements": bad, "examples": examples[:5], "tolerance": tolerance}
 
 
+def compare_shards(peer: list, ours: list) -> dict:
+    """(b')'s first samples, read back from its shards, against ours: the same labels, history, user and
+    item, and per position the same kept children with probabilities within 1e-6 (float64 sums in a
+    different order can round a float32 probability to its neighbour), in the same order except among
+    children whose stored probabilities are within that of each other."""
+    import numpy as np
+
+    positions, worst, ties, bad = 0, 0.0, 0, []
+    for number, (theirs, mine) in enumerate(zip(peer, ours)):
+        field = lambda name: np.asarray(mine[name]).tolist()  # noqa: E731
+        for name in ("labels", "history", "user", "item", "soft_offsets"):
+            if np.asarray(theirs[name]).tolist() != field(name):
+                bad.append(f"sample {number}: column {name} differs")
+        offsets = field("soft_offsets")
+        for position in range(len(offsets) - 1):
+            positions += 1
+            low, high = offsets[position], offsets[position + 1]
+            ids_peer, ids_ours = theirs["soft_ids"][low:high], field("soft_ids")[low:high]
+            p_peer = np.asarray(theirs["soft_probs"][low:high], np.float64)
+            p_ours = np.asarray(mine["soft_probs"][low:high], np.float64)
+            if ids_peer != ids_ours:
+                common = set(ids_peer) & set(ids_ours)
+                if len(common) < len(ids_ours) - 1 or not np.allclose(np.sort(p_peer), np.sort(p_ours), atol=1e-6):
+                    bad.append(f"sample {number} position {position}: kept children differ")
+                    continue
+                ties += 1
+                worst = max(worst, float(np.abs(np.sort(p_peer) - np.sort(p_ours)).max(initial=0)))
+                continue
+            worst = max(worst, float(np.abs(p_peer - p_ours).max(initial=0)))
+            if worst > 1e-6:
+                bad.append(f"sample {number} position {position}: |Δp| {worst:.2e}")
+    return {"samples": min(len(peer), len(ours)), "positions": positions, "max_abs_diff": worst,
+            "tie_orders": ties, "disagreements": len(bad), "examples": bad[:5]}
+
+
 # ------------------------------------------------------------------------------------------ workers
 
 
@@ -745,6 +788,96 @@ def build_numpy_trie(paths: list, item_count: int):
 
 
 def worker_numpy(context: dict, threads: int) -> dict:
+    """(b): every branching position's full distribution, kept in memory and dropped."""
+    return numpy_peer(context, shards=False)
+
+
+def worker_numpy_shards(context: dict, threads: int) -> dict:
+    """(b'): (b) plus what the stage does with each distribution before its clock stops: the top k."""
+    return numpy_peer(context, shards=True)
+
+
+def mds_ndarray(values) -> bytes:
+    """A 1-D array as MDS `ndarray:<dtype>` bytes: (1 << 2 | shape width code), the shape, the values."""
+    count = len(values)
+    if count < 1 << 8:
+        head = bytes((4, count))
+    elif count < 1 << 16:
+        head = bytes((5,)) + count.to_bytes(2, "little")
+    else:
+        head = bytes((6,)) + count.to_bytes(4, "little")
+    return head + values.tobytes()
+
+
+class NumpyShardWriter:
+    """(b')'s output: MDS shards with the stage's columns (ARCHITECTURE.md §5), written as streaming's
+    MDSWriter writes them: each shard's raw bytes assembled in memory, compressed in one call with
+    python-zstandard (level 1, as ours, content size in the frame, threads=-1: every core), hashed
+    (sha256 of the raw and the compressed bytes, for index.json) and written to a file; index.json last."""
+
+    COLUMNS = (["history", "item", "labels", "nodes", "sample_id", "soft_ids", "soft_offsets", "soft_probs", "user"],
+               ["ndarray:uint32", "uint32", "ndarray:uint32", "ndarray:uint32", "uint64", "ndarray:uint32",
+                "ndarray:uint32", "ndarray:float32", "uint32"],
+               [None, 4, None, None, 8, None, None, None, 4])
+
+    def __init__(self, directory: pathlib.Path, shard_samples: int, level: int, dtype: str):
+        import zstandard
+
+        self.directory, self.shard_samples, self.level = directory, shard_samples, level
+        self.compressor = zstandard.ZstdCompressor(level=level, write_content_size=True, threads=-1)
+        names, encodings, sizes = self.COLUMNS
+        encodings = [f"ndarray:{dtype}" if name == "soft_probs" else encoding
+                     for name, encoding in zip(names, encodings)]
+        self.config = {"column_encodings": encodings, "column_names": names, "column_sizes": sizes,
+                       "compression": f"zstd:{level}", "format": "mds", "hashes": ["sha256"], "size_limit": None,
+                       "version": 2}
+        self.samples: list[bytes] = []
+        self.shards: list[dict] = []
+
+    def append(self, sample_id: int, user: int, item: int, history, labels, nodes, offsets, ids, probabilities):
+        import struct
+
+        variable = [mds_ndarray(history), mds_ndarray(labels), mds_ndarray(nodes), mds_ndarray(ids),
+                    mds_ndarray(offsets), mds_ndarray(probabilities)]
+        self.samples.append(b"".join([struct.pack("<6I", *map(len, variable)), variable[0], struct.pack("<I", item),
+                                      variable[1], variable[2], struct.pack("<Q", sample_id), variable[3],
+                                      variable[4], variable[5], struct.pack("<I", user)]))
+        if len(self.samples) == self.shard_samples:
+            self.flush()
+
+    def flush(self):
+        import hashlib
+
+        import numpy as np
+
+        if not self.samples:
+            return
+        config = json.dumps(self.config, sort_keys=True).encode()
+        header = 4 + 4 * (len(self.samples) + 1) + len(config)
+        offsets = np.empty(len(self.samples) + 1, np.uint32)
+        offsets[0] = header
+        np.cumsum([len(sample) for sample in self.samples], out=offsets[1:])
+        offsets[1:] += header
+        raw = b"".join([np.uint32(len(self.samples)).tobytes(), offsets.tobytes(), config] + self.samples)
+        zipped = self.compressor.compress(raw)
+        name = f"shard.{len(self.shards):05d}.mds"
+        (self.directory / f"{name}.zstd").write_bytes(zipped)
+        self.shards.append(dict(self.config, raw_data={"basename": name, "bytes": len(raw),
+                                                       "hashes": {"sha256": hashlib.sha256(raw).hexdigest()}},
+                                zip_data={"basename": f"{name}.zstd", "bytes": len(zipped),
+                                          "hashes": {"sha256": hashlib.sha256(zipped).hexdigest()}},
+                                samples=len(self.samples)))
+        self.samples = []
+
+    def close(self):
+        self.flush()
+        (self.directory / "index.json").write_text(json.dumps({"shards": self.shards, "version": 2}, sort_keys=True))
+
+
+def numpy_peer(context: dict, shards: bool) -> dict:
+    """(b), or with `shards` (b'): the same distributions, then per position the top k children by stored
+    (float32) probability, then token id, as the stage keeps them (np.argpartition for the k largest, every
+    child tied with the k-th added, np.lexsort), written as the stage's MDS shards (NumpyShardWriter)."""
     import numpy as np
 
     inputs = Inputs(context)
@@ -754,12 +887,35 @@ def worker_numpy(context: dict, threads: int) -> dict:
     count = numpy_sample_count(int(context["numpy_samples"]), len(inputs.targets))
     check = min(int(context["check_samples"]), count)
     beta = inputs.beta
+    k = context.get("k", 64)
+    k = None if k == "all" else int(k)
     start = time.perf_counter()
     single, branching, item_nodes, nodes = build_numpy_trie(inputs.paths, inputs.item_count)
     build_seconds = time.perf_counter() - start
     one = np.ones(1)
+    stored = np.dtype(context.get("dtype", "float32"))  # float16 rounds to nearest here (ours: toward 0)
+    paths = [None] + [np.asarray(path, np.uint32) for path in inputs.paths[1:]]
+    nodes_of = [None] + [np.asarray(visited, np.uint32) for visited in item_nodes[1:]]
+    history_offsets, history_values = inputs.history_offsets, inputs.history_values.astype(np.uint32)
 
-    def labels(rows: range, keep: bool):
+    def top(tokens, probabilities):
+        """The kept children: by probability descending, then token id (a node's tokens ascend, so a stable
+        sort of the negated probabilities breaks ties by token)."""
+        if k is not None and len(probabilities) > k:
+            kth = probabilities[np.argpartition(probabilities, len(probabilities) - k)[len(probabilities) - k]]
+            candidates = np.flatnonzero(probabilities >= kth)
+            order = candidates[np.argsort(-probabilities[candidates], kind="stable")[:k]]
+        else:
+            order = np.argsort(-probabilities, kind="stable")
+        return tokens[order], probabilities[order]
+
+    widest = max((len(tokens) for _, _, tokens in branching.values()), default=1)
+    longest = max(len(path) for path in inputs.paths[1:])
+    ids_buffer = np.empty(longest * min(widest, k or widest), np.uint32)
+    probabilities_buffer = np.empty(len(ids_buffer), stored)
+    node_tokens = {node: tokens.astype(np.uint32) for node, (_, _, tokens) in branching.items()}
+
+    def labels(rows: range, keep: bool, writer: NumpyShardWriter | None):
         buffer = np.empty((SGEMM_BATCH, inputs.item_count), np.float32)
         scratch = np.empty(inputs.item_count, np.float32)
         output = []
@@ -774,12 +930,15 @@ def worker_numpy(context: dict, threads: int) -> dict:
                     scratch /= beta
                 e = np.exp(scratch, out=scratch)
                 sample = []
-                for node in item_nodes[inputs.targets[b + r]]:
+                target = int(inputs.targets[b + r])
+                for node in item_nodes[target]:
                     token = single.get(node)
                     if token is not None:
                         sample.append((token, one))
                         continue
                     indices, starts, tokens = branching[node]
+                    if writer is not None:
+                        tokens = node_tokens[node]
                     masses = np.add.reduceat(e[indices], starts, dtype=np.float64)
                     total = masses.sum()
                     if not total > 1e-30:  # every item of the node underflowed: use the node's own maximum
@@ -787,23 +946,60 @@ def worker_numpy(context: dict, threads: int) -> dict:
                         masses = np.add.reduceat(np.exp((local - local.max()) / beta), starts)
                         total = masses.sum()
                     sample.append((tokens, masses / total))
+                if writer is not None:
+                    offsets, used = [0], 0
+                    for token, probabilities in sample:
+                        if probabilities is one:
+                            ids_buffer[used] = token
+                            probabilities_buffer[used] = 1
+                            used += 1
+                        else:
+                            ids, kept = top(token, probabilities.astype(stored))
+                            ids_buffer[used:used + len(ids)] = ids
+                            probabilities_buffer[used:used + len(ids)] = kept
+                            used += len(ids)
+                        offsets.append(used)
+                    index = b + r
+                    writer.append(index, int(inputs.users[index]), target,
+                                  history_values[history_offsets[index]:history_offsets[index + 1]], paths[target],
+                                  nodes_of[target], np.asarray(offsets, np.uint32), ids_buffer[:used],
+                                  probabilities_buffer[:used])
                 if keep:
                     output.append(sample)
+        if writer is not None:
+            writer.close()
         return output
 
     positions = sum(len(inputs.paths[int(t)]) for t in inputs.targets[:count])
     passes = []
-    for _ in range(int(context["numpy_passes"])):
-        start = time.perf_counter()
-        labels(range(0, count), keep=False)
-        passes.append(time.perf_counter() - start)
-    seconds = min(passes)
-    checked = labels(range(0, check), keep=True)
-    save_check(work / "check_numpy.npz",
-               [[(np.atleast_1d(ids), probs) for ids, probs in sample] for sample in checked])
-    return {"samples": count, "positions": positions, "seconds": seconds, "samples_per_second": count / seconds,
-            "positions_per_second": positions / seconds, "setup_seconds": build_seconds, "trie_nodes": nodes,
-            "branching_nodes": len(branching), "passes_seconds": passes}
+    output = pathlib.Path(tempfile.mkdtemp(prefix="numpy-shards-", dir=work)) if shards else None
+    try:
+        for _ in range(int(context["numpy_passes"])):
+            writer = NumpyShardWriter(output, int(context.get("shard_samples", SHARD_SAMPLES)),
+                                      int(context.get("zstd_level", 1)), stored.name) if shards else None
+            start = time.perf_counter()
+            labels(range(0, count), keep=False, writer=writer)
+            passes.append(time.perf_counter() - start)
+        result = {"samples": count, "positions": positions, "seconds": min(passes),
+                  "samples_per_second": count / min(passes), "positions_per_second": positions / min(passes),
+                  "setup_seconds": build_seconds, "trie_nodes": nodes, "branching_nodes": len(branching),
+                  "passes_seconds": passes}
+        if shards:
+            index = json.loads((output / "index.json").read_text())
+            result["shards"] = len(index["shards"])
+            result["zip_bytes"] = sum(shard["zip_data"]["bytes"] for shard in index["shards"])
+            result["raw_bytes"] = sum(shard["raw_data"]["bytes"] for shard in index["shards"])
+            result["check"] = [{name: sample[name].tolist() for name in ("labels", "soft_offsets", "soft_ids",
+                                                                          "soft_probs", "history", "user", "item")}
+                               for sample in read_mds(output, check)]
+    finally:
+        if output is not None:
+            shutil.rmtree(output, ignore_errors=True)
+    if not shards:
+        checked = labels(range(0, check), keep=True, writer=None)
+        save_check(work / "check_numpy.npz",
+                   [[(np.atleast_1d(ids), probs) for ids, probs in sample] for sample in checked])
+    return result
 
 
 def numpy_sample_count(requested: int, available: int) -> int:
@@ -843,7 +1039,8 @@ def numpy_blas_threads() -> int | None:
     return None
 
 
-WORKERS = {"vectors": worker_vectors, "official": worker_official, "numpy": worker_numpy, "floor": worker_floor}
+WORKERS = {"vectors": worker_vectors, "official": worker_official, "numpy": worker_numpy,
+           "numpy-shards": worker_numpy_shards, "floor": worker_floor}
 
 
 # ------------------------------------------------------------------------------------------ one dataset
@@ -864,7 +1061,8 @@ def bench_dataset(name: str, args, work: pathlib.Path, home: pathlib.Path, coret
     directory.mkdir(parents=True, exist_ok=True)
     context = dict(inputs, work=str(directory), beta=args.beta, vocabulary=special["vocab_size"],
                    official_samples=args.official_samples, numpy_samples=args.numpy_samples,
-                   check_samples=args.check_samples, repeat=args.repeat, numpy_passes=1)
+                   check_samples=args.check_samples, repeat=args.repeat, numpy_passes=1, k=args.k,
+                   dtype=args.dtype, zstd_level=args.zstd_level, shard_samples=SHARD_SAMPLES)
     context_path = directory / "context.json"
     context_path.write_text(json.dumps(context))
 
@@ -883,18 +1081,19 @@ def bench_dataset(name: str, args, work: pathlib.Path, home: pathlib.Path, coret
     result["user_vectors"] = worker("vectors", context_path, args.threads)
     step(f"(a) official on {min(args.official_samples, len(targets))} samples")
     result["official"] = worker("official", context_path, args.threads)
-    # (b), (c), (d) and (d') take turns, round after round, and each keeps its best round: this
+    # (b), (b'), (c), (d) and (d') take turns, round after round, and each keeps its best round: this
     # machine's speed drifts by up to 2x within minutes, and the ratios compare rounds run side by side.
     vectors_pipeline = write_vectors_pipeline(work, base, pipeline, directory, ours_params)
     fastest = lambda runs: max(runs, key=lambda run: run["samples_per_second"])  # noqa: E731
     best_ours = lambda runs: next((run for run in runs if not run["available"]), None) or min(  # noqa: E731
         runs, key=lambda run: run["metrics"].get("compute_seconds", float("inf")))
-    numpy_runs, floor_runs, floor1_runs, ours_runs, vectors_runs = [], [], [], [], []
+    numpy_runs, shards_runs, floor_runs, floor1_runs, ours_runs, vectors_runs = [], [], [], [], [], []
     for round_number in range(1, args.repeat + 1):
         step(f"round {round_number}/{args.repeat}: (b) NumPy on "
-             f"{numpy_sample_count(args.numpy_samples, len(targets)):,} samples, "
+             f"{numpy_sample_count(args.numpy_samples, len(targets)):,} samples, (b') NumPy writing shards, "
              "(c) sgemm floor, (d) ours (tca soft-labels), (d') ours on the peers' vectors")
         numpy_runs.append(worker("numpy", context_path, args.threads))
+        shards_runs.append(worker("numpy-shards", context_path, args.threads))
         floor_runs.append(worker("floor", context_path, args.threads))
         if args.threads != 1:
             floor1_runs.append(worker("floor", context_path, 1))
@@ -903,6 +1102,8 @@ def bench_dataset(name: str, args, work: pathlib.Path, home: pathlib.Path, coret
             vectors_runs.append(run_ours(home, vectors_pipeline, pipeline, args.threads, coretype))
     result["numpy"] = fastest(numpy_runs)
     result["numpy"]["rounds_samples_per_second"] = [run["samples_per_second"] for run in numpy_runs]
+    result["numpy_shards"] = fastest(shards_runs)
+    result["numpy_shards"]["rounds_samples_per_second"] = [run["samples_per_second"] for run in shards_runs]
     result["floor"] = {str(args.threads): fastest(floor_runs)}
     result["floor"][str(args.threads)]["rounds_samples_per_second"] = [run["samples_per_second"] for run in floor_runs]
     if floor1_runs:
@@ -941,6 +1142,7 @@ def bench_dataset(name: str, args, work: pathlib.Path, home: pathlib.Path, coret
             agreement["ours_vs_numpy"] = compare_ours(numpy_rows, samples, targets.tolist(), paths, users.tolist(),
                                                       args.dtype)
             agreement["ours_vs_numpy"]["reader"] = reader
+            agreement["numpy_shards_vs_ours"] = compare_shards(result["numpy_shards"].pop("check"), samples)
             sizes = shard_sizes(shards)
             ours["shards"] = sizes
             ours["zip_bytes_per_sample"] = sizes["zip_bytes"] / max(sizes["samples"], 1)
@@ -962,6 +1164,16 @@ def bench_dataset(name: str, args, work: pathlib.Path, home: pathlib.Path, coret
             "ours_over_numpy": rate_ours / result["numpy"]["samples_per_second"],
             "ours_over_numpy_with_user_vectors": rate_ours / result["numpy_with_user_vectors_samples_per_second"],
             "floor_over_ours": result["floor"][str(args.threads)]["samples_per_second"] / rate_ours,
+            "ours_over_numpy_shards": rate_ours / result["numpy_shards"]["samples_per_second"],
+        }
+    same = result.get("ours_vectors")
+    if same and same["available"]:
+        rate_same = same["samples_per_second"]
+        result["ratios_vectors"] = {
+            "ours_over_official": rate_same / result["official"]["samples_per_second"],
+            "ours_over_numpy": rate_same / result["numpy"]["samples_per_second"],
+            "ours_over_numpy_shards": rate_same / result["numpy_shards"]["samples_per_second"],
+            "floor_over_ours": result["floor"][str(args.threads)]["samples_per_second"] / rate_same,
         }
     result["load_average_after"] = os.getloadavg()[0]
     return result
@@ -985,6 +1197,7 @@ def report(result: dict, threads: int) -> None:
     print(f"  {'implementation':<44} {'samples':>8} {'samples/s':>11} {'positions/s':>12}")
     rows = [("(a) official (PyTorch fp32, per position)", official),
             ("(b) NumPy (gather + reduceat per node)", numpy_result),
+            ("(b') NumPy writing the same shards", result["numpy_shards"]),
             (f"(c) sgemm floor, {threads} thread(s)", floor[str(threads)])]
     if "1" in floor and threads != 1:
         rows.append(("(c) sgemm floor, 1 thread", floor["1"]))
@@ -997,7 +1210,8 @@ def report(result: dict, threads: int) -> None:
               f"{rate(ours['positions_per_second']):>12}")
         ours_rate, top = ours["samples_per_second"], floor[str(threads)]["samples_per_second"]
         print(f"  ours / official {ours_rate / official['samples_per_second']:,.0f}x, ours / NumPy "
-              f"{ours_rate / numpy_result['samples_per_second']:,.1f}x, floor / ours {top / ours_rate:.2f}x"
+              f"{ours_rate / numpy_result['samples_per_second']:,.1f}x (writing shards "
+              f"{ours_rate / result['numpy_shards']['samples_per_second']:,.1f}x), floor / ours {top / ours_rate:.2f}x"
               f"   (ours: compute_seconds {ours['metrics']['compute_seconds']:.2f} s, process "
               f"{ours['process_seconds']:.2f} s"
               f"{', OPENBLAS_CORETYPE=' + ours['coretype'] if ours['coretype'] else ''})")
@@ -1010,7 +1224,8 @@ def report(result: dict, threads: int) -> None:
         print(f"  {label:<44} {same['metrics']['samples']:>8,} {rate(same_rate):>11} "
               f"{rate(same['positions_per_second']):>12}")
         print(f"  same scores as (a)-(c): ours / official {same_rate / official['samples_per_second']:,.0f}x, "
-              f"ours / NumPy {same_rate / numpy_result['samples_per_second']:,.1f}x, floor / ours {top / same_rate:.2f}x")
+              f"ours / NumPy {same_rate / numpy_result['samples_per_second']:,.1f}x (writing shards "
+              f"{same_rate / result['numpy_shards']['samples_per_second']:,.1f}x), floor / ours {top / same_rate:.2f}x")
     elif same:
         print(f"  (d') ours on the peers' vectors: unavailable ({same['reason']})")
     shares = sorted(official.get("time_shares", {}).items(), key=lambda pair: -pair[1])
@@ -1039,6 +1254,15 @@ def report(result: dict, threads: int) -> None:
               f"({mine['truncated_positions']} cut to top-k; max |Δp| {mine['max_abs_diff']:.2e}, tolerance "
               f"{mine['tolerance']:g}; read with {mine['reader']})")
         for example in mine["examples"]:
+            print(f"    !! {example}")
+    if "numpy_shards_vs_ours" in agreement:
+        peer = agreement["numpy_shards_vs_ours"]
+        verdict = "agree" if peer["disagreements"] == 0 else "DISAGREE"
+        print(f"  (b')'s shards vs ours, first {peer['samples']} samples: {verdict} on {peer['positions']} positions "
+              f"(max |Δp| {peer['max_abs_diff']:.2e}; {peer['tie_orders']} differ only in the order of tied "
+              f"children); (b') wrote {result['numpy_shards']['zip_bytes'] / result['numpy_shards']['samples']:,.0f} "
+              f"B/sample zipped")
+        for example in peer["examples"]:
             print(f"    !! {example}")
     bf16 = agreement["official_bf16_vs_exact"]
     print(f"  the official bf16 arithmetic (cf logits, softmax, scatter in bf16) vs exact: max |Δp| "
