@@ -898,10 +898,6 @@ def numpy_peer(context: dict, shards: bool) -> dict:
     build_seconds = time.perf_counter() - start
     one = np.ones(1)
     stored = np.dtype(context.get("dtype", "float32"))  # float16 rounds to nearest here (ours: toward 0)
-    paths = [None] + [np.asarray(path, np.uint32) for path in inputs.paths[1:]]
-    nodes_of = [None] + [np.asarray(visited, np.uint32) for visited in item_nodes[1:]]
-    history_offsets, history_values = inputs.history_offsets, inputs.history_values.astype(np.uint32)
-
     def top(tokens, probabilities):
         """The kept children: by probability descending, then token id (a node's tokens ascend, so a stable
         sort of the negated probabilities breaks ties by token)."""
@@ -913,11 +909,15 @@ def numpy_peer(context: dict, shards: bool) -> dict:
             order = np.argsort(-probabilities, kind="stable")
         return tokens[order], probabilities[order]
 
-    widest = max((len(tokens) for _, _, tokens in branching.values()), default=1)
-    longest = max(len(path) for path in inputs.paths[1:])
-    ids_buffer = np.empty(longest * min(widest, k or widest), np.uint32)
-    probabilities_buffer = np.empty(len(ids_buffer), stored)
-    node_tokens = {node: tokens.astype(np.uint32) for node, (_, _, tokens) in branching.items()}
+    if shards:  # (b')'s columns as arrays, and a sample's kept children's buffers: set up untimed, as (b)'s trie
+        paths = [None] + [np.asarray(path, np.uint32) for path in inputs.paths[1:]]
+        nodes_of = [None] + [np.asarray(visited, np.uint32) for visited in item_nodes[1:]]
+        history_offsets, history_values = inputs.history_offsets, inputs.history_values.astype(np.uint32)
+        widest = max((len(tokens) for _, _, tokens in branching.values()), default=1)
+        longest = max(len(path) for path in inputs.paths[1:])
+        ids_buffer = np.empty(longest * min(widest, k or widest), np.uint32)
+        probabilities_buffer = np.empty(len(ids_buffer), stored)
+        node_tokens = {node: tokens.astype(np.uint32) for node, (_, _, tokens) in branching.items()}
 
     def labels(rows: range, keep: bool, writer: NumpyShardWriter | None):
         buffer = np.empty((SGEMM_BATCH, inputs.item_count), np.float32)
